@@ -1,0 +1,22 @@
+# diffauction: training runs → equilibrium analysis → figures → LaTeX report.
+# Run everything with `snakemake --cores all`; see README.md.
+from snakemake.utils import min_version
+
+min_version("8.10")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/analyze.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/paper.smk"
+
+
+rule all:
+    input:
+        expand("results/{experiment}/metrics.csv", experiment=EXPERIMENTS),
+        "paper/report.pdf",
+        "figures/week4_convergence.png",

@@ -1,0 +1,265 @@
+"""Configuration: load, validate (JSON schema + the rules a schema cannot say), expand.
+
+``validate_config`` returns a copy with every default filled in, or raises :class:`ConfigError`
+whose message lists each problem as ``key.path: what is wrong; allowed: ...``. Nothing is
+trained or written before validation passes.
+
+``expand_experiment`` turns one experiment into :class:`~diffauction.learners.RunBatch` programs,
+one per agent count: the other sweep axes (β values × seeds) are batched as runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import itertools
+import json
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .learners import RunBatch
+
+SCHEMA_PATH = resources.files("diffauction") / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names every offending key."""
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<config>"
+
+
+def _resolve_ref(schema: dict, root: dict) -> dict:
+    while "$ref" in schema:
+        target = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _fill_defaults(instance, schema: dict, root: dict) -> None:
+    """Insert ``default`` values of object properties, recursing into nested objects."""
+    schema = _resolve_ref(schema, root)
+    if not isinstance(instance, dict):
+        return
+    for name, sub in schema.get("properties", {}).items():
+        sub = _resolve_ref(sub, root)
+        if name not in instance and "default" in sub:
+            instance[name] = copy.deepcopy(sub["default"])
+        if name in instance:
+            _fill_defaults(instance[name], sub, root)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for name, value in instance.items():
+            if name not in schema.get("properties", {}):
+                _fill_defaults(value, extra, root)
+
+
+def _describe(error: jsonschema.ValidationError, root: dict) -> str:
+    """One line per schema error: the dotted key, the problem, and what is allowed."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(_resolve_ref(error.schema, root).get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        lines = []
+        for name in unknown:
+            hint = difflib.get_close_matches(name, allowed, n=1)
+            tip = f" (did you mean {hint[0]!r}?)" if hint else ""
+            lines.append(f"{_key(path + [name])}: unknown key{tip}; allowed keys: {allowed}")
+        return "\n".join(lines)
+    if error.validator == "required":
+        return f"{_key(path)}: {error.message}"
+    if error.validator == "propertyNames":
+        return (f"{_key(path)}: experiment name {error.instance!r} is not allowed; "
+                "allowed: letters, digits and underscores, starting with a letter")
+    description = _resolve_ref(error.schema, root).get("description")
+    if description is None and error.parent is None:
+        # the description usually sits on the property, one level up the schema path
+        description = None
+    message = error.message if len(error.message) < 160 else f"{error.instance!r} is not valid"
+    tail = f"; {description}" if description else ""
+    return f"{_key(path)}: {message}{tail}"
+
+
+def _schema_errors(cfg: dict, schema: dict) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    messages = []
+    for error in sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path))):
+        if error.validator == "oneOf":
+            description = _property_description(schema, list(error.absolute_path))
+            messages.append(f"{_key(error.absolute_path)}: {error.instance!r} is not valid"
+                            + (f"; {description}" if description else ""))
+            continue
+        if error.validator in ("type", "minimum", "maximum", "exclusiveMinimum",
+                               "exclusiveMaximum", "enum") and _property_description(
+                                   schema, list(error.absolute_path)) is not None and \
+                "description" not in _resolve_ref(error.schema, schema):
+            description = _property_description(schema, list(error.absolute_path))
+            messages.append(f"{_key(error.absolute_path)}: {error.message}; {description}")
+            continue
+        messages.append(_describe(error, schema))
+    return messages
+
+
+def _property_description(root: dict, path: list) -> str | None:
+    """Walk the schema along a config path and return the innermost ``description``."""
+    schema = _resolve_ref(root, root)
+    found = None
+    for part in path:
+        if isinstance(part, int):
+            items = schema.get("items")
+            if items is None:
+                for option in schema.get("oneOf", []):
+                    option = _resolve_ref(option, root)
+                    if "items" in option:
+                        items = option["items"]
+                        break
+            if items is None:
+                return found
+            schema = _resolve_ref(items, root)
+        else:
+            props = schema.get("properties", {})
+            if part in props:
+                schema = _resolve_ref(props[part], root)
+            elif isinstance(schema.get("additionalProperties"), dict):
+                schema = _resolve_ref(schema["additionalProperties"], root)
+            else:
+                return found
+        found = schema.get("description", found)
+    return found
+
+
+def _semantic_errors(cfg: dict) -> list[str]:
+    """Rules the schema cannot express."""
+    messages = []
+    for name, exp in cfg["experiments"].items():
+        key = f"experiments.{name}"
+        prior = exp["prior"]
+        if prior["high"] <= prior["low"]:
+            messages.append(f"{key}.prior: high ({prior['high']}) must exceed low "
+                            f"({prior['low']}); allowed: low < high")
+        beta = exp["beta"]
+        rising = isinstance(beta, dict) and beta["schedule"] != "constant"
+        if rising and beta["end"] < beta["start"]:
+            messages.append(
+                f"{key}.beta.end: {beta['end']} is below beta.start {beta['start']}; an annealing "
+                "schedule must not lower the temperature parameter: allowed: end >= start")
+        for sub in ("beta", "optimizer.lr"):
+            value = exp["optimizer"]["lr"] if sub == "optimizer.lr" else beta
+            if isinstance(value, dict) and value["schedule"] == "constant" and \
+                    value["end"] != value["start"]:
+                messages.append(f"{key}.{sub}: a constant schedule needs end == start "
+                                f"(got start={value['start']}, end={value['end']})")
+    return messages
+
+
+def validate_config(cfg) -> dict:
+    """Validate a config mapping and return a copy with defaults filled in."""
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"<config>: expected a mapping, got {type(cfg).__name__}")
+    schema = load_schema()
+    cfg = copy.deepcopy(cfg)
+    errors = _schema_errors(cfg, schema)
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+    _fill_defaults(cfg, schema, schema)
+    errors = _semantic_errors(cfg)
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+    return cfg
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a YAML file and validate it."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
+    return validate_config(raw)
+
+
+def resolve_experiment(cfg: dict, name: str) -> dict:
+    """The experiment's settings with the top-level device/dtype/threads/analysis merged in."""
+    if name not in cfg["experiments"]:
+        raise ConfigError(f"experiments.{name}: no such experiment; "
+                          f"allowed: {sorted(cfg['experiments'])}")
+    exp = copy.deepcopy(cfg["experiments"][name])
+    exp.setdefault("device", cfg["device"])
+    exp.setdefault("dtype", cfg["dtype"])
+    exp["name"] = name
+    exp["threads"] = cfg["threads"]
+    exp["analysis"] = copy.deepcopy(cfg["analysis"])
+    return exp
+
+
+def config_hash(resolved: dict) -> str:
+    """A short, stable hash of a resolved experiment (key order does not matter)."""
+    blob = json.dumps(resolved, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def seed_list(seeds) -> list[int]:
+    if isinstance(seeds, dict):
+        return list(range(seeds.get("start", 0), seeds.get("start", 0) + seeds["count"]))
+    return list(seeds)
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def expand_experiment(resolved: dict) -> list[tuple[RunBatch, list[dict]]]:
+    """One (RunBatch, run metadata) pair per agent count; runs = β values × seeds."""
+    seeds = seed_list(resolved["seeds"])
+    beta = resolved["beta"]
+    lr = resolved["optimizer"]["lr"]
+    beta_schedule = beta["schedule"] if isinstance(beta, dict) else "constant"
+    lr_schedule = lr["schedule"] if isinstance(lr, dict) else "constant"
+    betas = [(beta["start"], beta["end"])] if isinstance(beta, dict) else [
+        (b, b) for b in _as_list(beta)]
+    lr_start, lr_end = (lr["start"], lr["end"]) if isinstance(lr, dict) else (lr, lr)
+    programs = []
+    for n_agents in _as_list(resolved["n_agents"]):
+        runs = [
+            {"run": i, "n_agents": n_agents, "seed": seed, "beta_start": b0, "beta_end": b1}
+            for i, ((b0, b1), seed) in enumerate(itertools.product(betas, seeds))
+        ]
+        setup = RunBatch(
+            n_agents=n_agents,
+            seeds=[r["seed"] for r in runs],
+            beta_start=[r["beta_start"] for r in runs],
+            beta_end=[r["beta_end"] for r in runs],
+            lr_start=[lr_start] * len(runs),
+            lr_end=[lr_end] * len(runs),
+            w0=[resolved["policy"]["w0"]] * len(runs),
+            batch_size=resolved["batch_size"],
+            steps=resolved["steps"],
+            mechanism=resolved["mechanism"],
+            prior=resolved["prior"],
+            beta_schedule=beta_schedule,
+            lr_schedule=lr_schedule,
+            optimizer=resolved["optimizer"]["name"],
+            adam_betas=tuple(resolved["optimizer"]["betas"]),
+            adam_eps=resolved["optimizer"]["eps"],
+            momentum=resolved["optimizer"]["momentum"],
+            record_every=resolved["record_every"],
+            tail_fraction=resolved["tail_fraction"],
+            gradient=resolved["gradient"],
+            dtype=resolved["dtype"],
+            device=resolved["device"],
+        )
+        programs.append((setup, runs))
+    return programs

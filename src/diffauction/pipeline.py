@@ -1,0 +1,123 @@
+"""The workflow's steps as plain functions: each reads files, calls the science, writes files.
+
+Snakemake scripts (``workflow/scripts``) and the command line (``python -m diffauction``) are
+thin wrappers around these, so every step can be re-run and tested on its own.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from .config import config_hash, expand_experiment
+from .equilibria import bne_linear_coefficient
+from .io import provenance, write_csv
+from .learners import TrainResult, train
+from .mechanisms import make_mechanism
+from .metrics import best_response_gap, l2_linear, relative_utility_loss, stabilisation_step
+from .priors import make_prior
+
+RUN_KEYS = ["experiment", "config_hash", "run", "seed", "n_agents", "beta_start", "beta_end"]
+
+
+def trajectory_table(result: TrainResult, runs: list[dict], meta: dict) -> pd.DataFrame:
+    """Tidy per-step table: one row per (recorded step, run, agent)."""
+    k, n_runs, agents = result.params.shape
+    index = pd.MultiIndex.from_product([range(k), range(n_runs), range(agents)],
+                                       names=["k", "run_index", "agent"])
+    frame = index.to_frame(index=False)
+    run_meta = pd.DataFrame(runs)
+    frame = frame.join(run_meta, on="run_index")
+    frame["step"] = result.steps.numpy()[frame["k"]]
+    frame["w"] = result.params.double().reshape(-1).numpy()
+    frame["gradient"] = result.gradient.double().reshape(-1).numpy()
+    frame["beta"] = result.beta.double().numpy()[frame["k"], frame["run_index"]]
+    frame["lr"] = result.lr.double().numpy()[frame["k"], frame["run_index"]]
+    frame["movement"] = result.movement.double().numpy()[frame["k"], frame["run_index"]]
+    for key, value in meta.items():
+        frame[key] = value
+    return frame[RUN_KEYS + ["step", "agent", "w", "gradient", "beta", "lr", "movement"]]
+
+
+def summary_table(result: TrainResult, runs: list[dict], meta: dict, resolved: dict,
+                  setup) -> pd.DataFrame:
+    """One row per (run, agent): final and tail-averaged slope, the BNE, the sampling cost."""
+    prior = make_prior(resolved["prior"])
+    rows = []
+    for r, run in enumerate(runs):
+        w_bne = bne_linear_coefficient(resolved["mechanism"], run["n_agents"], prior)
+        for i in range(setup.n_agents):
+            rows.append({
+                **meta, **run, "agent": i,
+                "mechanism": resolved["mechanism"],
+                "lr_start": setup.lr_start[r], "lr_end": setup.lr_end[r],
+                "beta_schedule": setup.beta_schedule, "lr_schedule": setup.lr_schedule,
+                "optimizer": setup.optimizer, "batch_size": setup.batch_size,
+                "steps": setup.steps, "samples_per_run": result.samples_per_run,
+                "w0": setup.w0[r],
+                "w_final": float(result.final[r, i]),
+                "w_tail": float(result.tail_average[r, i]),
+                "w_bne": w_bne,
+            })
+    frame = pd.DataFrame(rows)
+    for key, value in provenance().items():
+        frame[key] = value
+    return frame
+
+
+def run_training(resolved: dict, trajectory_path, summary_path) -> None:
+    """Train every program of an experiment and write its trajectory and summary tables."""
+    torch.set_num_threads(resolved["threads"])
+    meta = {"experiment": resolved["name"], "config_hash": config_hash(resolved)}
+    trajectories, summaries = [], []
+    offset = 0
+    for setup, runs in expand_experiment(resolved):
+        runs = [{**run, "run": run["run"] + offset} for run in runs]
+        offset += len(runs)
+        result = train(setup)
+        trajectories.append(trajectory_table(result, runs, meta))
+        summaries.append(summary_table(result, runs, meta, resolved, setup))
+    write_csv(pd.concat(trajectories, ignore_index=True), trajectory_path)
+    write_csv(pd.concat(summaries, ignore_index=True), summary_path)
+
+
+def analyse_experiment(resolved: dict, summary: pd.DataFrame, trajectory: pd.DataFrame
+                       ) -> pd.DataFrame:
+    """Hard-auction equilibrium quality of every learned profile (tail-averaged slopes)."""
+    analysis = resolved["analysis"]
+    prior = make_prior(resolved["prior"])
+    mechanism = make_mechanism(resolved["mechanism"])
+    out = []
+    for n_agents, group in summary.groupby("n_agents", sort=True):
+        group = group.sort_values(["run", "agent"])
+        wide = group.pivot(index="run", columns="agent", values="w_tail")
+        w = torch.tensor(wide.to_numpy(), dtype=torch.float64)
+        w_star = bne_linear_coefficient(mechanism.name, int(n_agents), prior)
+        gap = best_response_gap(mechanism, prior, w, value_nodes=analysis["br_values"],
+                                bid_nodes=analysis["br_bids"])
+        loss = relative_utility_loss(mechanism, prior, w)
+        traj = trajectory[trajectory["n_agents"] == n_agents]
+        steps = torch.tensor(sorted(traj["step"].unique()))
+        cube = traj.sort_values(["step", "run", "agent"])["w"].to_numpy().reshape(
+            len(steps), len(wide.index), int(n_agents))
+        stable = stabilisation_step(steps, torch.tensor(cube), w, analysis["stable_tolerance"])
+        final_move = traj[traj["step"] == steps[-1].item()].sort_values(["run", "agent"])
+        for r, run in enumerate(wide.index):
+            for i in range(int(n_agents)):
+                row = group[(group["run"] == run) & (group["agent"] == i)].iloc[0]
+                out.append({
+                    **{k: row[k] for k in ["experiment", "config_hash", "run", "seed",
+                                           "n_agents", "beta_start", "beta_end", "agent"]},
+                    "w_tail": row["w_tail"], "w_final": row["w_final"], "w_bne": w_star,
+                    "abs_error": abs(row["w_tail"] - w_star),
+                    "l2_bne": float(l2_linear(w[r, i], w_star, prior)),
+                    "utility_loss_vs_bne": float(loss[r, i]),
+                    "utility_vs_learned": float(gap["utility"][r, i]),
+                    "eps_ex_ante": float(gap["loss_ex_ante"][r, i]),
+                    "eps_ex_interim": float(gap["loss_ex_interim"][r, i]),
+                    "eps_relative": float(gap["relative_loss"][r, i]),
+                    "stable_step": int(stable[r, i]),
+                    "final_movement": float(final_move[final_move["run"] == run]
+                                            ["movement"].iloc[0]),
+                })
+    return pd.DataFrame(out)
