@@ -20,3 +20,6 @@ rule all:
         expand("results/{experiment}/metrics.csv", experiment=EXPERIMENTS),
         "paper/report.pdf",
         "figures/week4_convergence.png",
+        "figures/overshading_theory.png",
+        "figures/overshading_scaling.png",
+        "figures/overshading_annealing.png",

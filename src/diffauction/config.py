@@ -11,10 +11,12 @@ one per agent count: the other sweep axes (β values × seeds) are batched as ru
 from __future__ import annotations
 
 import copy
+import functools
 import difflib
 import hashlib
 import itertools
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -30,6 +32,7 @@ class ConfigError(ValueError):
     """A configuration problem; the message names every offending key."""
 
 
+@functools.lru_cache(maxsize=1)
 def load_schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
@@ -65,6 +68,51 @@ def _fill_defaults(instance, schema: dict, root: dict) -> None:
                 _fill_defaults(value, extra, root)
 
 
+# JSON Schema counts 3.0 as an integer; a count of steps or seeds must be a real int.
+_TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+    "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator,
+                                          type_checker=_TYPE_CHECKER)
+
+
+def _structural_errors(node, path=()) -> list[str]:
+    """What JSON Schema cannot see: non-string keys and non-finite numbers (NaN passes every
+    numeric bound, since every comparison with it is false)."""
+    messages = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                messages.append(f"{_key(path + (key,))}: keys must be strings, got "
+                                f"{type(key).__name__} {key!r}")
+                continue
+            messages += _structural_errors(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            messages += _structural_errors(value, path + (index,))
+    elif isinstance(node, float) and not math.isfinite(node):
+        messages.append(f"{_key(path)}: {node!r} is not a finite number")
+    return messages
+
+
+def _property_description(root: dict, path: list) -> str | None:
+    """The ``description`` of the schema node a config path points at (not of its parents)."""
+    schema = _resolve_ref(root, root)
+    for part in path:
+        options = [schema] + [_resolve_ref(o, root) for o in schema.get("oneOf", [])]
+        if isinstance(part, int):
+            nxt = next((o["items"] for o in options if "items" in o), None)
+        else:
+            nxt = next((o["properties"][part] for o in options
+                        if part in o.get("properties", {})), None)
+            if nxt is None:
+                nxt = next((o["additionalProperties"] for o in options
+                            if isinstance(o.get("additionalProperties"), dict)), None)
+        if nxt is None:
+            return None
+        schema = _resolve_ref(nxt, root)
+    return schema.get("description")
+
+
 def _describe(error: jsonschema.ValidationError, root: dict) -> str:
     """One line per schema error: the dotted key, the problem, and what is allowed."""
     path = list(error.absolute_path)
@@ -77,66 +125,22 @@ def _describe(error: jsonschema.ValidationError, root: dict) -> str:
             tip = f" (did you mean {hint[0]!r}?)" if hint else ""
             lines.append(f"{_key(path + [name])}: unknown key{tip}; allowed keys: {allowed}")
         return "\n".join(lines)
-    if error.validator == "required":
-        return f"{_key(path)}: {error.message}"
-    if error.validator == "propertyNames":
+    if "propertyNames" in error.schema_path:
         return (f"{_key(path)}: experiment name {error.instance!r} is not allowed; "
                 "allowed: letters, digits and underscores, starting with a letter")
-    description = _resolve_ref(error.schema, root).get("description")
-    if description is None and error.parent is None:
-        # the description usually sits on the property, one level up the schema path
-        description = None
+    if error.validator == "required":
+        return f"{_key(path)}: {error.message}"
     message = error.message if len(error.message) < 160 else f"{error.instance!r} is not valid"
-    tail = f"; {description}" if description else ""
-    return f"{_key(path)}: {message}{tail}"
+    if error.validator == "oneOf":
+        message = f"{error.instance!r} is not valid"
+    description = _property_description(root, path)
+    return f"{_key(path)}: {message}" + (f"; {description}" if description else "")
 
 
 def _schema_errors(cfg: dict, schema: dict) -> list[str]:
-    validator = jsonschema.Draft202012Validator(schema)
-    messages = []
-    for error in sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path))):
-        if error.validator == "oneOf":
-            description = _property_description(schema, list(error.absolute_path))
-            messages.append(f"{_key(error.absolute_path)}: {error.instance!r} is not valid"
-                            + (f"; {description}" if description else ""))
-            continue
-        if error.validator in ("type", "minimum", "maximum", "exclusiveMinimum",
-                               "exclusiveMaximum", "enum") and _property_description(
-                                   schema, list(error.absolute_path)) is not None and \
-                "description" not in _resolve_ref(error.schema, schema):
-            description = _property_description(schema, list(error.absolute_path))
-            messages.append(f"{_key(error.absolute_path)}: {error.message}; {description}")
-            continue
-        messages.append(_describe(error, schema))
-    return messages
-
-
-def _property_description(root: dict, path: list) -> str | None:
-    """Walk the schema along a config path and return the innermost ``description``."""
-    schema = _resolve_ref(root, root)
-    found = None
-    for part in path:
-        if isinstance(part, int):
-            items = schema.get("items")
-            if items is None:
-                for option in schema.get("oneOf", []):
-                    option = _resolve_ref(option, root)
-                    if "items" in option:
-                        items = option["items"]
-                        break
-            if items is None:
-                return found
-            schema = _resolve_ref(items, root)
-        else:
-            props = schema.get("properties", {})
-            if part in props:
-                schema = _resolve_ref(props[part], root)
-            elif isinstance(schema.get("additionalProperties"), dict):
-                schema = _resolve_ref(schema["additionalProperties"], root)
-            else:
-                return found
-        found = schema.get("description", found)
-    return found
+    validator = _Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
+    return [_describe(error, schema) for error in errors]
 
 
 def _semantic_errors(cfg: dict) -> list[str]:
@@ -154,6 +158,10 @@ def _semantic_errors(cfg: dict) -> list[str]:
             messages.append(
                 f"{key}.beta.end: {beta['end']} is below beta.start {beta['start']}; an annealing "
                 "schedule must not lower the temperature parameter: allowed: end >= start")
+        samplers = exp["sampler"] if isinstance(exp["sampler"], list) else [exp["sampler"]]
+        if "antithetic" in samplers and exp["batch_size"] % 2:
+            messages.append(f"{key}.batch_size: {exp['batch_size']} is odd; the antithetic "
+                            "sampler pairs draws: allowed: an even integer")
         for sub in ("beta", "optimizer.lr"):
             value = exp["optimizer"]["lr"] if sub == "optimizer.lr" else beta
             if isinstance(value, dict) and value["schedule"] == "constant" and \
@@ -169,7 +177,7 @@ def validate_config(cfg) -> dict:
         raise ConfigError(f"<config>: expected a mapping, got {type(cfg).__name__}")
     schema = load_schema()
     cfg = copy.deepcopy(cfg)
-    errors = _schema_errors(cfg, schema)
+    errors = _structural_errors(cfg) or _schema_errors(cfg, schema)
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
     _fill_defaults(cfg, schema, schema)
@@ -222,7 +230,7 @@ def _as_list(value) -> list:
 
 
 def expand_experiment(resolved: dict) -> list[tuple[RunBatch, list[dict]]]:
-    """One (RunBatch, run metadata) pair per agent count; runs = β values × seeds."""
+    """One (RunBatch, run metadata) pair per agent count × sampler; runs = β values × seeds."""
     seeds = seed_list(resolved["seeds"])
     beta = resolved["beta"]
     lr = resolved["optimizer"]["lr"]
@@ -232,9 +240,11 @@ def expand_experiment(resolved: dict) -> list[tuple[RunBatch, list[dict]]]:
         (b, b) for b in _as_list(beta)]
     lr_start, lr_end = (lr["start"], lr["end"]) if isinstance(lr, dict) else (lr, lr)
     programs = []
-    for n_agents in _as_list(resolved["n_agents"]):
+    for n_agents, sampler in itertools.product(_as_list(resolved["n_agents"]),
+                                               _as_list(resolved["sampler"])):
         runs = [
-            {"run": i, "n_agents": n_agents, "seed": seed, "beta_start": b0, "beta_end": b1}
+            {"run": i, "n_agents": n_agents, "sampler": sampler, "seed": seed,
+             "beta_start": b0, "beta_end": b1}
             for i, ((b0, b1), seed) in enumerate(itertools.product(betas, seeds))
         ]
         setup = RunBatch(
@@ -258,6 +268,7 @@ def expand_experiment(resolved: dict) -> list[tuple[RunBatch, list[dict]]]:
             record_every=resolved["record_every"],
             tail_fraction=resolved["tail_fraction"],
             gradient=resolved["gradient"],
+            sampler=sampler,
             dtype=resolved["dtype"],
             device=resolved["device"],
         )

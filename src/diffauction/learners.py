@@ -69,6 +69,7 @@ class RunBatch:
     record_every: int = 1
     tail_fraction: float = 0.1
     gradient: str = "analytic"
+    sampler: str = "iid"
     dtype: str = "float32"
     device: str = "cpu"
 
@@ -168,6 +169,46 @@ def make_optimizer(setup: RunBatch, params: torch.Tensor):
     )
 
 
+SAMPLERS = ("iid", "antithetic", "sobol")
+
+
+class ValueSampler:
+    """Fresh U[0,1) draws for every run and step, written into an agent-major buffer.
+
+    * ``iid``: plain pseudo-random draws from the run's own generator;
+    * ``antithetic``: the second half of the batch mirrors the first, u ↦ 1 − u (pairs of
+      negatively correlated draws; needs an even batch);
+    * ``sobol``: a scrambled Sobol sequence in N dimensions per run (quasi-Monte-Carlo), each
+      step taking the next ``batch`` points; the scramble is seeded by the run's seed.
+
+    A run's draws depend only on its seed, never on the other runs in the program.
+    """
+
+    def __init__(self, kind: str, seeds: list[int], agents: int, batch: int, dtype, device):
+        if kind not in SAMPLERS:
+            raise ValueError(f"sampler: unknown sampler {kind!r}; allowed: {list(SAMPLERS)}")
+        if kind == "antithetic" and batch % 2:
+            raise ValueError(f"sampler: 'antithetic' needs an even batch_size, got {batch}")
+        self.kind, self.agents, self.batch = kind, agents, batch
+        self.generators = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+        self.sobol = [torch.quasirandom.SobolEngine(agents, scramble=True, seed=int(s))
+                      for s in seeds] if kind == "sobol" else []
+        self.dtype, self.device = dtype, device
+
+    def fill(self, buffer: torch.Tensor) -> None:
+        """Overwrite ``buffer`` [runs, agents, batch] with the next draws of every run."""
+        if self.kind == "sobol":
+            for r, engine in enumerate(self.sobol):
+                points = engine.draw(self.batch, dtype=torch.float64)  # [batch, agents]
+                buffer[r].copy_(points.T)
+            return
+        half = self.batch // 2 if self.kind == "antithetic" else self.batch
+        for r, generator in enumerate(self.generators):
+            torch.rand((self.agents, half), generator=generator, out=buffer[r, :, :half])
+        if self.kind == "antithetic":
+            torch.sub(1.0, buffer[:, :, :half], out=buffer[:, :, half:])
+
+
 def _raise_non_finite(params: torch.Tensor, step: int, setup: RunBatch) -> None:
     bad = (~torch.isfinite(params)).any(dim=1).nonzero().flatten().tolist()
     run = bad[0]
@@ -195,8 +236,10 @@ def train(setup: RunBatch) -> TrainResult:
     policy = LinearPolicy(per_run(setup.w0)[:, None].expand(runs, agents))
     params = policy.params
     optimizer = make_optimizer(setup, params)
-    generators = [torch.Generator(device=device).manual_seed(int(s)) for s in setup.seeds]
-    unit = torch.empty((runs, batch, agents), dtype=dtype, device=device)
+    sampler = ValueSampler(setup.sampler, setup.seeds, agents, batch, dtype, device)
+    # agent-major memory, viewed as [runs, batch, agents]: see highest_competing_bid
+    unit_buffer = torch.empty((runs, agents, batch), dtype=dtype, device=device)
+    unit = unit_buffer.transpose(1, 2)
 
     record = [0] + [t for t in range(1, steps + 1) if t % setup.record_every == 0 or t == steps]
     k_of_step = {t: k for k, t in enumerate(record)}
@@ -214,8 +257,7 @@ def train(setup: RunBatch) -> TrainResult:
     previous = params.clone()
 
     for t in range(steps):
-        for r, generator in enumerate(generators):
-            torch.rand((batch, agents), generator=generator, out=unit[r])
+        sampler.fill(unit_buffer)
         values = prior.transform(unit)
         beta_t = beta.at(t, steps)
         lr_t = lr.at(t, steps)

@@ -23,15 +23,33 @@ import torch
 
 
 def highest_competing_bid(bids: torch.Tensor) -> torch.Tensor:
-    """m_i = max_{j≠i} b_j for every agent, by a top-2 along the agent axis (no sort).
+    """m_i = max_{j≠i} b_j for every agent (agent axis last), exactly, ties included.
 
-    The agent holding the top bid faces the second-highest bid; everybody else faces the top bid.
-    With a tie at the top both tied agents face the same value, as they should.
+    Computed from prefix and suffix maxima over the agent slices, m_i = max(max_{j<i} b_j,
+    max_{j>i} b_j): 2(N−1) elementwise maxima, no sort and no reduction over the short agent
+    axis. The trainer stores values agent-major in memory (a [runs, agents, batch] buffer viewed
+    as [runs, batch, agents]), so every slice ``bids[..., i]`` is contiguous and each maximum runs
+    at full vector speed.
     """
-    top2 = torch.topk(bids, 2, dim=-1)
-    first, second = top2.values[..., :1], top2.values[..., 1:2]
-    is_leader = torch.zeros_like(bids, dtype=torch.bool).scatter_(-1, top2.indices[..., :1], True)
-    return torch.where(is_leader, second, first)
+    n = bids.shape[-1]
+    if n < 2:
+        raise ValueError(f"an auction needs at least 2 bidders, got bids with {n} on the last axis")
+    if n == 2:
+        return bids.flip(-1)
+    out = torch.empty_like(bids)
+    running = bids[..., 0]
+    for i in range(1, n):  # out[..., i] = max_{j<i} b_j
+        out[..., i] = running
+        if i < n - 1:
+            running = torch.maximum(running, bids[..., i])
+    running = bids[..., n - 1]
+    for i in range(n - 2, -1, -1):  # fold in max_{j>i} b_j
+        if i == 0:
+            out[..., 0] = running
+        else:
+            torch.maximum(out[..., i], running, out=out[..., i])
+        running = torch.maximum(running, bids[..., i])
+    return out
 
 
 def hard_allocation(bids: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -55,13 +55,16 @@ class LinearOpponents:
     def cdf(self, b: torch.Tensor) -> torch.Tensor:
         shape = (self.w.shape[0],) + (1,) * (b.dim() - 1) + (self.w.shape[1],)
         w = self.w.reshape(shape)
-        ratio = torch.where(w > 0, b[..., None] / w.clamp_min(1e-300), torch.inf)
+        # a zero slope bids 0 surely: every positive bid beats it, a zero bid does not (m < b
+        # is strict; the tie itself has no weight in this continuous model)
+        never_below = torch.where(b[..., None] > 0, torch.inf, -torch.inf)
+        ratio = torch.where(w > 0, b[..., None] / w.clamp_min(1e-300), never_below)
         return self.prior.cdf(ratio).prod(dim=-1)
 
     def partial_mean(self, b: torch.Tensor) -> torch.Tensor:
         """E[m·1{m < b}] = b·G(b) − ∫₀^b G(x) dx, the integral by the trapezoid rule."""
-        top = b.amax() if b.numel() else torch.tensor(0.0, dtype=DTYPE)
-        x = torch.linspace(0.0, float(top), self.nodes, dtype=DTYPE)
+        top = float(b.amax()) if b.numel() else 0.0
+        x = torch.linspace(0.0, max(top, 1e-12), self.nodes, dtype=DTYPE)
         g = self.cdf(x.expand(self.w.shape[0], -1))
         area = torch.cat([g.new_zeros(g.shape[0], 1),
                           torch.cumulative_trapezoid(g, x, dim=-1)], dim=-1)

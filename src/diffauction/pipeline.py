@@ -16,11 +16,14 @@ from .learners import TrainResult, train
 from .mechanisms import make_mechanism
 from .metrics import best_response_gap, l2_linear, relative_utility_loss, stabilisation_step
 from .priors import make_prior
+from .smoothed import smoothed_symmetric_equilibrium
 
-RUN_KEYS = ["experiment", "config_hash", "run", "seed", "n_agents", "beta_start", "beta_end"]
+RUN_KEYS = ["experiment", "config_hash", "run", "seed", "n_agents", "sampler", "beta_start",
+            "beta_end"]
 
 
-def trajectory_table(result: TrainResult, runs: list[dict], meta: dict) -> pd.DataFrame:
+def trajectory_table(result: TrainResult, runs: list[dict], meta: dict, batch_size: int
+                     ) -> pd.DataFrame:
     """Tidy per-step table: one row per (recorded step, run, agent)."""
     k, n_runs, agents = result.params.shape
     index = pd.MultiIndex.from_product([range(k), range(n_runs), range(agents)],
@@ -29,6 +32,7 @@ def trajectory_table(result: TrainResult, runs: list[dict], meta: dict) -> pd.Da
     run_meta = pd.DataFrame(runs)
     frame = frame.join(run_meta, on="run_index")
     frame["step"] = result.steps.numpy()[frame["k"]]
+    frame["samples"] = frame["step"] * batch_size * agents  # valuations drawn so far, per run
     frame["w"] = result.params.double().reshape(-1).numpy()
     frame["gradient"] = result.gradient.double().reshape(-1).numpy()
     frame["beta"] = result.beta.double().numpy()[frame["k"], frame["run_index"]]
@@ -36,7 +40,8 @@ def trajectory_table(result: TrainResult, runs: list[dict], meta: dict) -> pd.Da
     frame["movement"] = result.movement.double().numpy()[frame["k"], frame["run_index"]]
     for key, value in meta.items():
         frame[key] = value
-    return frame[RUN_KEYS + ["step", "agent", "w", "gradient", "beta", "lr", "movement"]]
+    return frame[RUN_KEYS + ["step", "samples", "agent", "w", "gradient", "beta", "lr",
+                             "movement"]]
 
 
 def summary_table(result: TrainResult, runs: list[dict], meta: dict, resolved: dict,
@@ -75,7 +80,7 @@ def run_training(resolved: dict, trajectory_path, summary_path) -> None:
         runs = [{**run, "run": run["run"] + offset} for run in runs]
         offset += len(runs)
         result = train(setup)
-        trajectories.append(trajectory_table(result, runs, meta))
+        trajectories.append(trajectory_table(result, runs, meta, setup.batch_size))
         summaries.append(summary_table(result, runs, meta, resolved, setup))
     write_csv(pd.concat(trajectories, ignore_index=True), trajectory_path)
     write_csv(pd.concat(summaries, ignore_index=True), summary_path)
@@ -106,8 +111,7 @@ def analyse_experiment(resolved: dict, summary: pd.DataFrame, trajectory: pd.Dat
             for i in range(int(n_agents)):
                 row = group[(group["run"] == run) & (group["agent"] == i)].iloc[0]
                 out.append({
-                    **{k: row[k] for k in ["experiment", "config_hash", "run", "seed",
-                                           "n_agents", "beta_start", "beta_end", "agent"]},
+                    **{k: row[k] for k in RUN_KEYS + ["agent"]},
                     "w_tail": row["w_tail"], "w_final": row["w_final"], "w_bne": w_star,
                     "abs_error": abs(row["w_tail"] - w_star),
                     "l2_bne": float(l2_linear(w[r, i], w_star, prior)),
@@ -120,4 +124,27 @@ def analyse_experiment(resolved: dict, summary: pd.DataFrame, trajectory: pd.Dat
                     "final_movement": float(final_move[final_move["run"] == run]
                                             ["movement"].iloc[0]),
                 })
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    frame["w_smoothed"] = smoothed_prediction(resolved, frame)
+    frame["samples_per_run"] = int(summary["samples_per_run"].iloc[0])
+    return frame
+
+
+def smoothed_prediction(resolved: dict, frame: pd.DataFrame) -> list[float]:
+    """w̃(β, N) for runs the quadrature covers (seed's smoothed first price, U[0,1], constant β);
+    NaN for the others."""
+    prior = resolved["prior"]
+    covered = (resolved["mechanism"] == "first_price" and prior["low"] == 0.0
+               and prior["high"] == 1.0)
+    cache: dict[tuple[float, int], float] = {}
+    values = []
+    for beta0, beta1, n in zip(frame["beta_start"], frame["beta_end"], frame["n_agents"],
+                               strict=True):
+        if not covered or beta0 != beta1:
+            values.append(float("nan"))
+            continue
+        key = (float(beta0), int(n))
+        if key not in cache:
+            cache[key] = smoothed_symmetric_equilibrium(*key)
+        values.append(cache[key])
+    return values

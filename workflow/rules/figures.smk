@@ -15,3 +15,48 @@ rule figure_week4:
         "logs/figures/week4_convergence.log",
     script:
         "../scripts/figure_week4.py"
+
+
+rule figure_overshading_theory:
+    input:
+        sweep="results/overshading/sweep_summary.csv",
+        table="results/overshading/smoothed_equilibrium.csv",
+        code=PLOT_CODE,
+    output:
+        pdf="figures/overshading_theory.pdf",
+        png="figures/overshading_theory.png",
+    log:
+        "logs/figures/overshading_theory.log",
+    script:
+        "../scripts/figure_overshading_theory.py"
+
+
+rule figure_overshading_scaling:
+    input:
+        table="results/overshading/smoothed_equilibrium.csv",
+        fit="results/overshading/gap_fit.csv",
+        sweep="results/overshading/sweep_summary.csv",
+        tradeoff="results/overshading/tradeoff_summary.csv",
+        code=PLOT_CODE,
+    output:
+        pdf="figures/overshading_scaling.pdf",
+        png="figures/overshading_scaling.png",
+    log:
+        "logs/figures/overshading_scaling.log",
+    script:
+        "../scripts/figure_overshading_scaling.py"
+
+
+rule figure_overshading_annealing:
+    input:
+        trajectories=expand("results/{experiment}/trajectory.csv", experiment=ANNEALING),
+        code=PLOT_CODE,
+    output:
+        pdf="figures/overshading_annealing.pdf",
+        png="figures/overshading_annealing.png",
+    params:
+        tolerance=config["analysis"]["annealing_tolerance"],
+    log:
+        "logs/figures/overshading_annealing.log",
+    script:
+        "../scripts/figure_overshading_annealing.py"

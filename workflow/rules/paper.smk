@@ -1,8 +1,19 @@
 import glob
 
 PAPER_SOURCES = ["paper/report.tex"] + sorted(glob.glob("paper/sections/*.tex"))
-PAPER_GENERATED = ["paper/generated/week4.tex"]
-PAPER_FIGURES = ["figures/week4_convergence.pdf"]
+PAPER_GENERATED = [
+    "paper/generated/week4.tex",
+    "paper/generated/overshading.tex",
+    "paper/generated/overshading_sweep.tex",
+    "paper/generated/overshading_fit.tex",
+    "paper/generated/overshading_annealing.tex",
+]
+PAPER_FIGURES = [
+    "figures/week4_convergence.pdf",
+    "figures/overshading_theory.pdf",
+    "figures/overshading_scaling.pdf",
+    "figures/overshading_annealing.pdf",
+]
 
 
 rule macros_week4:
@@ -17,6 +28,27 @@ rule macros_week4:
         "logs/paper/macros_week4.log",
     script:
         "../scripts/macros_week4.py"
+
+
+rule macros_overshading:
+    input:
+        table="results/overshading/smoothed_equilibrium.csv",
+        fit="results/overshading/gap_fit.csv",
+        sweep="results/overshading/sweep_summary.csv",
+        tradeoff="results/overshading/tradeoff_summary.csv",
+        annealing="results/overshading/annealing_summary.csv",
+    output:
+        macros="paper/generated/overshading.tex",
+        sweep="paper/generated/overshading_sweep.tex",
+        fit="paper/generated/overshading_fit.tex",
+        annealing="paper/generated/overshading_annealing.tex",
+    params:
+        tolerance=config["analysis"]["annealing_tolerance"],
+        budget=config["analysis"]["annealing_budget"],
+    log:
+        "logs/paper/macros_overshading.log",
+    script:
+        "../scripts/macros_overshading.py"
 
 
 rule paper:

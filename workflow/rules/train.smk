@@ -3,7 +3,7 @@ rule train:
         trajectory="results/{experiment}/trajectory.csv",
         summary="results/{experiment}/runs.csv",
     params:
-        experiment=resolved,
+        experiment=training_settings,
     log:
         "logs/train/{experiment}.log",
     benchmark:
