@@ -45,6 +45,10 @@ rule macros_overshading:
     params:
         tolerance=config["analysis"]["annealing_tolerance"],
         budget=config["analysis"]["annealing_budget"],
+        settings=lambda wildcards: {
+            name: resolve_experiment(config, name)
+            for name in ["overshading", "tradeoff", "annealing_n2", "annealing_n5"]
+        },
     log:
         "logs/paper/macros_overshading.log",
     script:

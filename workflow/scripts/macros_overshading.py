@@ -11,7 +11,8 @@ tables = {name: pd.read_csv(path) for name, path in snakemake.input.items()}
 tolerance = snakemake.params.tolerance
 write_text(
     overshading_macros(tables["table"], tables["fit"], tables["sweep"], tables["tradeoff"],
-                       tables["annealing"], tolerance, snakemake.params.budget),
+                       tables["annealing"], tolerance, snakemake.params.budget,
+                       snakemake.params.settings),
     snakemake.output.macros,
 )
 generated = overshading_tables(tables["fit"], tables["sweep"], tables["annealing"], tolerance)

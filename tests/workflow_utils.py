@@ -1,0 +1,33 @@
+"""Helpers to run the Snakemake workflow in a scratch copy of the repository."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ["Snakefile", "workflow", "config", "profiles", "paper/report.tex",
+                  "paper/sections", "figures/README.md", "paper/generated/README.md",
+                  "src/diffauction/plotstyle.py", "src/diffauction/plots.py"]
+
+
+def workflow_copy(destination: Path, config: Path | None = None) -> Path:
+    """Copy what the workflow needs (not results) into ``destination``; optionally swap in a
+    different ``config/config.yaml``."""
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    if config is not None:
+        shutil.copy2(config, destination / "config" / "config.yaml")
+    return destination
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(["snakemake", *args], cwd=workdir, capture_output=True, text=True,
+                          timeout=timeout)
