@@ -11,6 +11,7 @@ one per agent count: the other sweep axes (β values × seeds) are batched as ru
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import difflib
 import hashlib
@@ -242,8 +243,9 @@ def expand_experiment(resolved: dict) -> list[tuple[RunBatch, list[dict]]]:
     programs = []
     for n_agents, sampler in itertools.product(_as_list(resolved["n_agents"]),
                                                _as_list(resolved["sampler"])):
+        offset = sum(len(runs) for _, runs in programs)  # run ids are global in the experiment
         runs = [
-            {"run": i, "n_agents": n_agents, "sampler": sampler, "seed": seed,
+            {"run": offset + i, "n_agents": n_agents, "sampler": sampler, "seed": seed,
              "beta_start": b0, "beta_end": b1}
             for i, ((b0, b1), seed) in enumerate(itertools.product(betas, seeds))
         ]
@@ -274,3 +276,28 @@ def expand_experiment(resolved: dict) -> list[tuple[RunBatch, list[dict]]]:
         )
         programs.append((setup, runs))
     return programs
+
+
+def count_runs(resolved: dict) -> int:
+    """Number of runs of an experiment (agent counts × samplers × β values × seeds)."""
+    return sum(len(runs) for _, runs in expand_experiment(resolved))
+
+
+def select_runs(programs: list[tuple[RunBatch, list[dict]]], first: int, stop: int
+                ) -> list[tuple[RunBatch, list[dict]]]:
+    """Keep the runs with ``first <= run < stop``, dropping programs left empty.
+
+    Every run draws from its own generator, so a run's result does not depend on which other
+    runs share its program: training a block of runs gives exactly the rows of the full
+    experiment (tested), which lets a cluster split a sweep into jobs.
+    """
+    per_run = ["seeds", "beta_start", "beta_end", "lr_start", "lr_end", "w0"]
+    selected = []
+    for setup, runs in programs:
+        keep = [i for i, run in enumerate(runs) if first <= run["run"] < stop]
+        if not keep:
+            continue
+        subset = dataclasses.replace(
+            setup, **{name: [getattr(setup, name)[i] for i in keep] for name in per_run})
+        selected.append((subset, [runs[i] for i in keep]))
+    return selected

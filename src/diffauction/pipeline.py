@@ -9,9 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from .config import config_hash, expand_experiment
+from .config import config_hash, expand_experiment, select_runs
 from .equilibria import bne_linear_coefficient
-from .io import provenance, write_csv
+from .io import atomic_path, provenance, write_csv
 from .learners import TrainResult, train
 from .mechanisms import make_mechanism
 from .metrics import best_response_gap, l2_linear, relative_utility_loss, stabilisation_step
@@ -70,20 +70,36 @@ def summary_table(result: TrainResult, runs: list[dict], meta: dict, resolved: d
     return frame
 
 
-def run_training(resolved: dict, trajectory_path, summary_path) -> None:
-    """Train every program of an experiment and write its trajectory and summary tables."""
+def run_training(resolved: dict, trajectory_path, summary_path, block: int = 0,
+                 runs_per_job: int = 0) -> None:
+    """Train an experiment's runs (all, or block ``block`` of ``runs_per_job`` runs) and write
+    their trajectory and summary tables, rows sorted by (run, step, agent)."""
     torch.set_num_threads(resolved["threads"])
     meta = {"experiment": resolved["name"], "config_hash": config_hash(resolved)}
+    programs = expand_experiment(resolved)
+    if runs_per_job:
+        programs = select_runs(programs, block * runs_per_job, (block + 1) * runs_per_job)
     trajectories, summaries = [], []
-    offset = 0
-    for setup, runs in expand_experiment(resolved):
-        runs = [{**run, "run": run["run"] + offset} for run in runs]
-        offset += len(runs)
+    for setup, runs in programs:
         result = train(setup)
         trajectories.append(trajectory_table(result, runs, meta, setup.batch_size))
         summaries.append(summary_table(result, runs, meta, resolved, setup))
-    write_csv(pd.concat(trajectories, ignore_index=True), trajectory_path)
-    write_csv(pd.concat(summaries, ignore_index=True), summary_path)
+    trajectory = pd.concat(trajectories, ignore_index=True).sort_values(
+        ["run", "step", "agent"], kind="stable")
+    summary = pd.concat(summaries, ignore_index=True).sort_values(["run", "agent"], kind="stable")
+    write_csv(trajectory, trajectory_path)
+    write_csv(summary, summary_path)
+
+
+def concatenate_csv(parts, target) -> None:
+    """Concatenate CSV files with one header (block outputs, already in run order)."""
+    with atomic_path(target) as tmp, open(tmp, "w") as out:
+        for i, part in enumerate(parts):
+            with open(part) as src:
+                header = src.readline()
+                if i == 0:
+                    out.write(header)
+                out.writelines(src)
 
 
 def analyse_experiment(resolved: dict, summary: pd.DataFrame, trajectory: pd.DataFrame

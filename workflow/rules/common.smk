@@ -1,7 +1,7 @@
 # Config validation at load time and the small helpers the rules share.
 import sys
 
-from diffauction.config import ConfigError, resolve_experiment, validate_config
+from diffauction.config import ConfigError, count_runs, resolve_experiment, validate_config
 
 try:
     _validated = validate_config(config)
@@ -24,6 +24,7 @@ ANNEALING = ["annealing_n2", "annealing_n5"]
 
 wildcard_constraints:
     experiment="|".join(EXPERIMENTS),
+    block=r"\d+",
 
 
 def resolved(wildcards):
@@ -38,3 +39,12 @@ def training_settings(wildcards):
     settings = resolve_experiment(config, wildcards.experiment)
     del settings["analysis"]
     return settings
+
+
+def training_blocks(experiment):
+    """Block indices of an experiment's training jobs (config key runs_per_job)."""
+    size = config["runs_per_job"]
+    if not size:
+        return [0]
+    runs = count_runs(resolve_experiment(config, experiment))
+    return list(range(-(-runs // size)))

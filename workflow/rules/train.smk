@@ -1,13 +1,36 @@
+# Training runs in jobs of `runs_per_job` runs (one job per experiment by default); every run
+# draws from its own generator, so the merged tables do not depend on the split.
+
+
 rule train:
     output:
-        trajectory="results/{experiment}/trajectory.csv",
-        summary="results/{experiment}/runs.csv",
+        trajectory="results/{experiment}/blocks/{block}/trajectory.csv",
+        summary="results/{experiment}/blocks/{block}/runs.csv",
     params:
         experiment=training_settings,
+        runs_per_job=config["runs_per_job"],
     log:
-        "logs/train/{experiment}.log",
+        "logs/train/{experiment}/{block}.log",
     benchmark:
-        "results/benchmarks/train/{experiment}.tsv"
+        "results/benchmarks/train/{experiment}/{block}.tsv"
     threads: config["threads"]
     script:
         "../scripts/train.py"
+
+
+rule merge_blocks:
+    input:
+        trajectory=lambda w: expand(
+            "results/{{experiment}}/blocks/{block}/trajectory.csv",
+            block=training_blocks(w.experiment),
+        ),
+        summary=lambda w: expand(
+            "results/{{experiment}}/blocks/{block}/runs.csv", block=training_blocks(w.experiment)
+        ),
+    output:
+        trajectory="results/{experiment}/trajectory.csv",
+        summary="results/{experiment}/runs.csv",
+    log:
+        "logs/train/{experiment}/merge.log",
+    script:
+        "../scripts/merge_blocks.py"
