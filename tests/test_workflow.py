@@ -7,7 +7,6 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
-
 from workflow_utils import REPO, snakemake, workflow_copy
 
 TINY = REPO / "tests" / "data" / "tiny_config.yaml"

@@ -22,21 +22,24 @@ from __future__ import annotations
 import torch
 
 
-def highest_competing_bid(bids: torch.Tensor) -> torch.Tensor:
+def highest_competing_bid(bids: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """m_i = max_{j≠i} b_j for every agent (agent axis last), exactly, ties included.
 
     Computed from prefix and suffix maxima over the agent slices, m_i = max(max_{j<i} b_j,
     max_{j>i} b_j): 2(N−1) elementwise maxima, no sort and no reduction over the short agent
     axis. The trainer stores values agent-major in memory (a [runs, agents, batch] buffer viewed
     as [runs, batch, agents]), so every slice ``bids[..., i]`` is contiguous and each maximum runs
-    at full vector speed.
+    at full vector speed. ``out`` (same shape, not aliasing ``bids``) avoids an allocation.
     """
     n = bids.shape[-1]
     if n < 2:
         raise ValueError(f"an auction needs at least 2 bidders, got bids with {n} on the last axis")
+    if out is None:
+        out = torch.empty_like(bids)
     if n == 2:
-        return bids.flip(-1)
-    out = torch.empty_like(bids)
+        out[..., 0].copy_(bids[..., 1])
+        out[..., 1].copy_(bids[..., 0])
+        return out
     running = bids[..., 0]
     for i in range(1, n):  # out[..., i] = max_{j<i} b_j
         out[..., i] = running
@@ -101,6 +104,14 @@ class Mechanism:
                               beta) -> torch.Tensor:
         raise NotImplementedError
 
+    def smoothed_bid_gradient_(self, values: torch.Tensor, bids: torch.Tensor, beta,
+                               scratch: torch.Tensor) -> torch.Tensor:
+        """In-place ``smoothed_bid_gradient``: overwrites ``bids`` with ∂ũ_i/∂b_i and returns it;
+        ``scratch`` is a work buffer of the same shape. The training loop's fast path: no
+        allocations and fewer passes over memory. This default calls the readable version;
+        mechanisms override it with fused code, and a test checks that both agree."""
+        return bids.copy_(self.smoothed_bid_gradient(values, bids, beta))
+
     def interim_utility(self, values: torch.Tensor, bids: torch.Tensor, competing) -> torch.Tensor:
         """Hard ex-interim utility E_m[u(v, b; m)] against a competing-bid distribution.
 
@@ -132,6 +143,13 @@ class FirstPrice(Mechanism):
         p = smoothed_win_probability(bids, beta)
         return (values - bids) * beta * p * (1.0 - p) - p
 
+    def smoothed_bid_gradient_(self, values, bids, beta, scratch):
+        p = highest_competing_bid(bids, out=scratch)
+        torch.sub(bids, p, out=p).mul_(beta).sigmoid_()  # p = σ(β(b − m))
+        grad = torch.sub(values, bids, out=bids).mul_(beta)  # (v − b)β
+        torch.addcmul(grad, grad, p, value=-1.0, out=grad)  # (v − b)β(1 − p)
+        return grad.sub_(1.0).mul_(p)  # (v − b)βp(1 − p) − p
+
     def interim_utility(self, values, bids, competing):
         return (values - bids) * competing.cdf(bids)
 
@@ -158,6 +176,13 @@ class SecondPrice(Mechanism):
         p = torch.sigmoid(beta * (bids - competing))
         return (values - competing) * beta * p * (1.0 - p)
 
+    def smoothed_bid_gradient_(self, values, bids, beta, scratch):
+        competing = highest_competing_bid(bids, out=scratch)
+        p = torch.sub(bids, competing, out=bids).mul_(beta).sigmoid_()  # σ(β(b − m))
+        grad = torch.sub(values, competing, out=scratch).mul_(beta).mul_(p)  # (v − m)βp
+        torch.addcmul(grad, grad, p, value=-1.0, out=grad)  # (v − m)βp(1 − p)
+        return bids.copy_(grad)
+
     def interim_utility(self, values, bids, competing):
         return values * competing.cdf(bids) - competing.partial_mean(bids)
 
@@ -181,19 +206,286 @@ class AllPay(Mechanism):
         p = smoothed_win_probability(bids, beta)
         return values * beta * p * (1.0 - p) - 1.0
 
+    def smoothed_bid_gradient_(self, values, bids, beta, scratch):
+        p = highest_competing_bid(bids, out=scratch)
+        torch.sub(bids, p, out=p).mul_(beta).sigmoid_()  # p = σ(β(b − m))
+        grad = torch.mul(values, p, out=bids).mul_(beta)  # vβp
+        torch.addcmul(grad, grad, p, value=-1.0, out=grad)  # vβp(1 − p)
+        return grad.sub_(1.0)
+
     def interim_utility(self, values, bids, competing):
         return values * competing.cdf(bids) - bids
 
 
+# --- k identical units, unit demand ------------------------------------------------------------
+
+
+def kth_highest_competing_bid(bids: torch.Tensor, k: int) -> torch.Tensor:
+    """m_i^(k) = the k-th highest of the *other* agents' bids (agent axis last), ties included.
+
+    With s_0 ≥ s_1 ≥ … the sorted bids, removing agent i's own bid shifts the order below it only
+    if b_i sits among the top k: m_i^(k) = s_k if b_i ≥ s_{k−1}, else s_{k−1} (0-based). For a
+    winner of a k-unit auction, s_k is the (k+1)-th highest bid. k = 1 is
+    :func:`highest_competing_bid`.
+    """
+    n = bids.shape[-1]
+    if not 1 <= k < n:
+        raise ValueError(f"units: k must satisfy 1 <= k < N, got k={k} with N={n} bidders")
+    if k == 1:
+        return highest_competing_bid(bids)
+    top = bids.topk(k + 1, dim=-1).values  # sorted descending
+    return torch.where(bids >= top[..., k - 1:k], top[..., k:k + 1], top[..., k - 1:k])
+
+
+def unit_demand_allocation(bids: torch.Tensor, k: int,
+                           generator: torch.Generator | None = None) -> torch.Tensor:
+    """0/1 allocation of k identical units to the k highest bids, ties broken uniformly at random.
+
+    Every agent draws an independent U[0,1) priority; j outranks i if b_j > b_i, or b_j = b_i and
+    j's priority is larger; i wins iff fewer than k agents outrank it. Tied agents are therefore
+    ordered uniformly at random, and for k = 1 the draw is the one :func:`hard_allocation` makes.
+    """
+    n = bids.shape[-1]
+    if not 1 <= k < n:
+        raise ValueError(f"units: k must satisfy 1 <= k < N, got k={k} with N={n} bidders")
+    if k == 1:
+        return hard_allocation(bids, generator)
+    priority = torch.rand(bids.shape, generator=generator, dtype=bids.dtype, device=bids.device)
+    mine, theirs = bids[..., :, None], bids[..., None, :]
+    outranked = (theirs > mine) | ((theirs == mine)
+                                   & (priority[..., None, :] > priority[..., :, None]))
+    return (outranked.sum(dim=-1) < k).to(bids.dtype)
+
+
+def _check_units(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"units: k must be an integer >= 1, got {k!r}")
+    return k
+
+
+class MultiUnitMechanism(Mechanism):
+    """k identical units, unit-demand bidders: the k highest bids win one unit each.
+
+    Agent i wins iff b_i beats m_i^(k), the k-th highest competing bid
+    (:func:`kth_highest_competing_bid`), so every formula of the single-item auctions carries over
+    with m_i replaced by m_i^(k); ``interim_utility``'s ``competing`` describes m_i^(k). The number
+    of bidders is only known from the bids: k ≥ N raises ValueError naming ``units``.
+    """
+
+    def __init__(self, k: int):
+        self.k = _check_units(k)
+
+    def competing(self, bids: torch.Tensor) -> torch.Tensor:
+        return kth_highest_competing_bid(bids, self.k)
+
+    def smoothed_win_probability(self, bids: torch.Tensor, beta) -> torch.Tensor:
+        """σ(β(b_i − m_i^(k))) with m_i^(k) detached (opponents are constants)."""
+        return torch.sigmoid(beta * (bids - self.competing(bids.detach())))
+
+    def hard_outcome(self, bids, generator=None):
+        allocation = unit_demand_allocation(bids, self.k, generator)
+        return allocation, self.payments(bids, allocation, self.competing(bids))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(k={self.k})"
+
+
+class PayAsBid(MultiUnitMechanism):
+    """Discriminatory (pay-as-bid) k-unit auction: every winner pays its own bid.
+
+    Smoothed: ũ_i = (v_i − b_i)·σ(β(b_i − m_i^(k))); only the win probability is smoothed, the
+    payment b_i is exact. k = 1 is first price.
+    """
+
+    name = "pay_as_bid"
+
+    def payments(self, bids, allocation, competing):
+        return allocation * bids
+
+    def smoothed_utility(self, values, bids, beta):
+        return (values - bids) * self.smoothed_win_probability(bids, beta)
+
+    def smoothed_bid_gradient(self, values, bids, beta):
+        """∂ũ_i/∂b_i = −σ + (v_i − b_i)·β·σ(1 − σ)."""
+        p = self.smoothed_win_probability(bids, beta)
+        return (values - bids) * beta * p * (1.0 - p) - p
+
+    def interim_utility(self, values, bids, competing):
+        return (values - bids) * competing.cdf(bids)
+
+
+class UniformPrice(MultiUnitMechanism):
+    """Uniform-price k-unit auction: every winner pays the (k+1)-th highest bid, which is its
+    k-th highest competing bid m_i^(k); with unit demand this is VCG, so truthful bidding is
+    dominant.
+
+    Smoothed: ũ_i = (v_i − m_i^(k))·σ(β(b_i − m_i^(k))); only the win probability is smoothed,
+    the price m_i^(k) is exact (and a constant for agent i). k = 1 is second price.
+    """
+
+    name = "uniform_price"
+    truthful = True
+
+    def payments(self, bids, allocation, competing):
+        return allocation * competing
+
+    def smoothed_utility(self, values, bids, beta):
+        competing = self.competing(bids.detach())
+        return (values - competing) * torch.sigmoid(beta * (bids - competing))
+
+    def smoothed_bid_gradient(self, values, bids, beta):
+        """∂ũ_i/∂b_i = (v_i − m_i^(k))·β·σ(1 − σ)."""
+        competing = self.competing(bids)
+        p = torch.sigmoid(beta * (bids - competing))
+        return (values - competing) * beta * p * (1.0 - p)
+
+    def interim_utility(self, values, bids, competing):
+        return values * competing.cdf(bids) - competing.partial_mean(bids)
+
+
+# --- the LLG combinatorial auction ---------------------------------------------------------------
+
+
+class LLG(Mechanism):
+    """Local-local-global: items A and B; agent 0 bids on A, agent 1 on B (the locals), agent 2 on
+    the bundle AB (the global bidder). Bids are ``[..., 3]`` in that order.
+
+    Allocation (welfare-maximising for the bids): the locals win their items iff
+    b_0 + b_1 > b_2, the global wins AB iff b_2 > b_0 + b_1, an exact tie is a fair coin. A
+    winning global pays b_0 + b_1 (its VCG price, the same under every core-selecting rule);
+    winning locals pay :meth:`local_payments`.
+
+    Smoothed: the locals' joint win probability becomes σ(β(b_0 + b_1 − b_2)) with the other two
+    bids detached for each agent (the global's is 1 − σ); the payments are exact. For VCG a
+    local's price does not depend on its own bid; for nearest-VCG it does (slope ½ while
+    b_i < b_2), and the smoothed utility carries that slope.
+    """
+
+    n_bidders = 3
+
+    def _check(self, bids: torch.Tensor) -> None:
+        if bids.shape[-1] != self.n_bidders:
+            raise ValueError(f"n_agents: the LLG auction has exactly 3 bidders (2 locals, 1 "
+                             f"global), got bids with {bids.shape[-1]} on the last axis")
+
+    def local_payments(self, bids: torch.Tensor) -> torch.Tensor:
+        """[..., 2]: what each local pays if the locals win, as a function of all three bids."""
+        raise NotImplementedError
+
+    def hard_outcome(self, bids, generator=None):
+        self._check(bids)
+        package = bids[..., 0] + bids[..., 1]
+        coin = torch.rand(package.shape, generator=generator, dtype=bids.dtype,
+                          device=bids.device) < 0.5
+        locals_win = (package > bids[..., 2]) | ((package == bids[..., 2]) & coin)
+        x = locals_win.to(bids.dtype)[..., None]
+        allocation = torch.cat([x.expand(*x.shape[:-1], 2), 1.0 - x], dim=-1)
+        payments = torch.cat([x * self.local_payments(bids), (1.0 - x) * package[..., None]],
+                             dim=-1)
+        return allocation, payments
+
+    def _smoothed_parts(self, bids: torch.Tensor, beta):
+        """(price of winning, win probability) per agent, opponents' bids detached."""
+        self._check(bids)
+        others = bids.detach()
+        own0, own1, own2 = bids[..., 0], bids[..., 1], bids[..., 2]
+        o0, o1, o2 = others[..., 0], others[..., 1], others[..., 2]
+        p_local0 = self.local_payments(torch.stack([own0, o1, o2], dim=-1))[..., 0]
+        p_local1 = self.local_payments(torch.stack([o0, own1, o2], dim=-1))[..., 1]
+        price = torch.stack([p_local0, p_local1, o0 + o1], dim=-1)
+        margin = torch.stack([own0 + o1 - o2, o0 + own1 - o2, own2 - o0 - o1], dim=-1)
+        return price, torch.sigmoid(beta * margin)
+
+    def smoothed_utility(self, values, bids, beta):
+        price, p = self._smoothed_parts(bids, beta)
+        return (values - price) * p
+
+    def own_price_slope(self, bids: torch.Tensor) -> torch.Tensor:
+        """∂(price_i)/∂b_i for every agent, [..., 3]."""
+        raise NotImplementedError
+
+    def smoothed_bid_gradient(self, values, bids, beta):
+        """∂ũ_i/∂b_i = (v_i − p_i)·β·σ(1 − σ) − σ·∂p_i/∂b_i."""
+        price, p = self._smoothed_parts(bids, beta)
+        return (values - price) * beta * p * (1.0 - p) - p * self.own_price_slope(bids)
+
+    def interim_utility(self, values, bids, competing):
+        raise NotImplementedError(
+            "the LLG auction has no single competing bid; use diffauction.llg.expected_outcome")
+
+
+def _local_vcg_payments(bids: torch.Tensor) -> torch.Tensor:
+    """p_0 = (b_2 − b_1)⁺, p_1 = (b_2 − b_0)⁺: each local's externality on the global bidder."""
+    return torch.stack([(bids[..., 2] - bids[..., 1]).clamp_min(0.0),
+                        (bids[..., 2] - bids[..., 0]).clamp_min(0.0)], dim=-1)
+
+
+class LLGVCG(LLG):
+    """LLG with VCG payments: a winning local pays (b_2 − b_other)⁺. Truthful bidding is
+    dominant for every bidder."""
+
+    name = "llg_vcg"
+    truthful = True
+
+    def local_payments(self, bids):
+        return _local_vcg_payments(bids)
+
+    def own_price_slope(self, bids):
+        return torch.zeros_like(bids)
+
+
+class LLGNearestVCG(LLG):
+    """LLG with nearest-VCG core payments (Day & Cramton): the minimum-revenue core point
+    closest to VCG. If the locals win, VCG revenue p_0ᵛ + p_1ᵛ falls short of the core
+    constraint p_0 + p_1 ≥ b_2 by 2δ = b_2 − p_0ᵛ − p_1ᵛ ≥ 0, and each local pays
+    p_i = p_iᵛ + δ (never above its bid when b_0 + b_1 ≥ b_2, so no cap binds). The smoothed
+    utility evaluates this formula at every profile; ∂p_i/∂b_i = ½·1{b_i < b_2}."""
+
+    name = "llg_nearest_vcg"
+
+    def local_payments(self, bids):
+        vcg = _local_vcg_payments(bids)
+        delta = 0.5 * (bids[..., 2] - vcg.sum(dim=-1))
+        return vcg + delta[..., None]
+
+    def own_price_slope(self, bids):
+        slope = 0.5 * (bids[..., :2] < bids[..., 2:3]).to(bids.dtype)
+        return torch.cat([slope, torch.zeros_like(bids[..., 2:3])], dim=-1)
+
+
+#: The single-item formats. Other modules iterate this registry as "the single-item auctions",
+#: so it stays exactly these three; :data:`ALL_MECHANISMS` adds the k-unit and LLG formats.
 MECHANISMS: dict[str, type[Mechanism]] = {
     cls.name: cls for cls in (FirstPrice, SecondPrice, AllPay)
 }
 
+#: Every format :func:`make_mechanism` builds; the k-unit ones need ``k`` (the number of units).
+ALL_MECHANISMS: dict[str, type[Mechanism]] = {
+    **MECHANISMS,
+    **{cls.name: cls for cls in (PayAsBid, UniformPrice, LLGVCG, LLGNearestVCG)},
+}
+MULTI_UNIT = ("pay_as_bid", "uniform_price")
+LLG_MECHANISMS = ("llg_vcg", "llg_nearest_vcg")
 
-def make_mechanism(name: str) -> Mechanism:
+
+def make_mechanism(name, **params) -> Mechanism:
+    """Build a mechanism by name; ``params`` go to its constructor (``k`` for the k-unit
+    formats). An already-built :class:`Mechanism` is returned as it is, so a k-unit instance can
+    stand in for a name wherever one is expected (e.g. ``RunBatch.mechanism``)."""
+    if isinstance(name, Mechanism):
+        if params:
+            raise ValueError(f"mechanism: {name!r} is already built; got extra params {params}")
+        return name
     try:
-        return MECHANISMS[name]()
-    except KeyError:
+        cls = ALL_MECHANISMS[name]
+    except (KeyError, TypeError):
         raise ValueError(
-            f"mechanism: unknown mechanism {name!r}; allowed: {sorted(MECHANISMS)}"
+            f"mechanism: unknown mechanism {name!r}; allowed: {sorted(ALL_MECHANISMS)}"
         ) from None
+    if issubclass(cls, MultiUnitMechanism) and "k" not in params:
+        raise ValueError(f"units: mechanism {name!r} needs the number of units k "
+                         f"(make_mechanism({name!r}, k=...))")
+    try:
+        return cls(**params)
+    except TypeError as err:
+        raise ValueError(f"mechanism: bad parameters {params} for {name!r}: {err}") from None
