@@ -8,10 +8,14 @@ min_version("8.10")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/mechanisms.smk"
 include: "workflow/rules/paper.smk"
 
 
@@ -23,3 +27,5 @@ rule all:
         "figures/overshading_theory.png",
         "figures/overshading_scaling.png",
         "figures/overshading_annealing.png",
+        "figures/mechanisms_convergence.png",
+        "figures/mechanisms_bids.png",

@@ -224,7 +224,8 @@ def test_expand_sweep():
         assert setup.beta_schedule == "constant" and setup.lr_schedule == "constant"
         assert setup.lr_start == [0.01] * 6 and setup.lr_end == [0.01] * 6
         assert setup.optimizer == "sgd" and setup.momentum == 0.5
-        assert [r["run"] for r in runs] == list(range(6))
+        offset = 6 * [2, 3].index(n_agents)  # run ids are global within the experiment
+        assert [r["run"] for r in runs] == list(range(offset, offset + 6))
         assert {(r["beta_start"], r["seed"]) for r in runs} == {
             (b, s) for b in (10, 50) for s in range(3)}
         assert all(r["n_agents"] == n_agents for r in runs)

@@ -123,6 +123,24 @@ def test_repeated_truncation_and_agents_clearing():
         e.step({a: 0.5 for a in e.possible_agents})
 
 
+@pytest.mark.parametrize("max_cycles", [1, 3])
+def test_reset_and_step_infos_share_numeric_keys(max_cycles):
+    """TorchRL's PettingZooWrapper builds its info spec from the reset infos and writes every
+    step info into it: the keys must match and every value must be a number."""
+    e = parallel_env(n_agents=3, max_cycles=max_cycles)
+    _, reset_infos = e.reset(seed=0)
+    keys = {"value", "bid", "allocation", "payment", "winner", "round"}
+    for info in reset_infos.values():
+        assert set(info) == keys and info["winner"] == -1 and info["round"] == 0
+        assert all(isinstance(x, int | float) for x in info.values())
+    while e.agents:
+        *_, infos = e.step({a: 0.5 for a in e.agents})
+        for info in infos.values():
+            assert set(info) == keys
+            assert all(isinstance(x, int | float) for x in info.values())
+            assert 0 <= info["winner"] < 3
+
+
 def test_one_shot_terminates():
     e = parallel_env(n_agents=2)
     _, _, terms, truncs, _ = play_round(e, [0.1, 0.2])
@@ -141,7 +159,7 @@ def test_first_price_winner_pays_own_bid():
     e = parallel_env(n_agents=3, mechanism="first_price")
     _, rewards, _, _, infos = play_round(e, [0.3, 0.7, 0.5])
     value = infos["bidder_1"]["value"]
-    assert infos["bidder_1"]["winner"] == "bidder_1"
+    assert infos["bidder_1"]["winner"] == 1  # index into possible_agents
     assert [infos[a]["allocation"] for a in e.possible_agents] == [0.0, 1.0, 0.0]
     assert infos["bidder_1"]["payment"] == pytest.approx(0.7)
     assert rewards == pytest.approx({"bidder_0": 0.0, "bidder_1": value - 0.7, "bidder_2": 0.0})
@@ -171,7 +189,7 @@ def test_tie_break_roughly_uniform():
     wins = dict.fromkeys(e.possible_agents, 0)
     for seed in range(episodes):
         _, rewards, _, _, infos = play_round(e, [0.5] * n, seed=seed)
-        winner = infos["bidder_0"]["winner"]
+        winner = e.possible_agents[infos["bidder_0"]["winner"]]
         wins[winner] += 1
         # a tied winner pays the (equal) competing bid
         assert rewards[winner] == pytest.approx(infos[winner]["value"] - 0.5)
@@ -225,7 +243,7 @@ def test_accepted_action_formats(action):
     e.reset(seed=0)
     _, _, _, _, infos = e.step({"bidder_0": action, "bidder_1": 0.0})
     assert infos["bidder_0"]["bid"] == pytest.approx(float(np.asarray(action).reshape(())))
-    assert infos["bidder_0"]["winner"] == "bidder_0"
+    assert infos["bidder_0"]["winner"] == 0
 
 
 @pytest.mark.parametrize("action", [np.array([0.1, 0.2]), np.zeros((1, 1)), np.array([]),
@@ -273,6 +291,7 @@ def test_unknown_mechanism_lists_allowed():
 
 @pytest.mark.parametrize("kwargs, field", [({"max_cycles": 0}, "max_cycles"),
                                            ({"render_mode": "human"}, "render_mode"),
+                                           ({"prior": {"name": "gamma"}}, "prior"),
                                            ({"prior": {"name": "beta"}}, "prior")])
 def test_other_bad_arguments(kwargs, field):
     with pytest.raises(ValueError, match=field):

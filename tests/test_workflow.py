@@ -59,6 +59,7 @@ def test_missing_report_experiment_is_a_config_error(tmp_path):
     assert "missing: ['tradeoff']" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @needs_latex
 def test_tiny_config_end_to_end_to_pdf(tmp_path):
     work = workflow_copy(tmp_path, TINY)

@@ -9,7 +9,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ["Snakefile", "workflow", "config", "profiles", "paper/report.tex",
                   "paper/sections", "figures/README.md", "paper/generated/README.md",
-                  "src/diffauction/plotstyle.py", "src/diffauction/plots.py"]
+                  "src/diffauction/plotstyle.py", "src/diffauction/plots.py",
+                  "src/diffauction/mechanism_figures.py"]
 
 
 def workflow_copy(destination: Path, config: Path | None = None) -> Path:

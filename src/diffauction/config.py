@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import difflib
+import functools
 import hashlib
 import itertools
 import json
@@ -24,6 +24,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .convergence import validate_section
 from .learners import RunBatch
 
 SCHEMA_PATH = resources.files("diffauction") / "schemas" / "config.schema.yaml"
@@ -169,6 +170,8 @@ def _semantic_errors(cfg: dict) -> list[str]:
                     value["end"] != value["start"]:
                 messages.append(f"{key}.{sub}: a constant schedule needs end == start "
                                 f"(got start={value['start']}, end={value['end']})")
+    if "mechanism_comparison" in cfg:
+        messages += validate_section(cfg["mechanism_comparison"])
     return messages
 
 

@@ -13,7 +13,13 @@ quasi-linear utility ``value · allocation − payment``.
   (the last three are 0 before the first round).
 
 Actions are bids in ``[0, v_max]``; ``parallel_env`` builds the parallel env and ``env`` its AEC
-version (``parallel_to_aec``). Usage, with random bid-shading policies:
+version (``parallel_to_aec``).
+
+Infos: ``reset()`` and ``step()`` return the same numeric keys for every agent, so libraries that
+build an info spec from the reset infos (TorchRL's ``PettingZooWrapper``) can step the env as is:
+``value``, ``bid``, ``allocation``, ``payment`` (floats, the round just played; 0 after reset),
+``winner`` (index of the winning bidder in ``possible_agents``; −1 after reset) and ``round``
+(rounds played so far). Usage, with random bid-shading policies:
 
 ```python
 import numpy as np
@@ -110,7 +116,13 @@ class AuctionEnv(ParallelEnv):
         # make_mechanism raises ValueError naming `mechanism` and the allowed names
         self.mechanism = make_mechanism(mechanism)
         prior = DEFAULT_PRIOR if prior is None else prior
-        self.prior = make_prior(dict(prior)) if isinstance(prior, Mapping) else prior
+        try:
+            self.prior = make_prior(dict(prior)) if isinstance(prior, Mapping) else prior
+        except (TypeError, ValueError) as err:  # unknown name, missing or bad parameters
+            message = str(err)
+            if not message.startswith("prior"):
+                message = f"prior: {message}"
+            raise ValueError(message) from err
         self.v_max = float(self.prior.v_max)
         if not self.v_max > 0.0:
             raise ValueError(f"prior: v_max must be positive for bids in [0, v_max], "
@@ -160,7 +172,10 @@ class AuctionEnv(ParallelEnv):
         self._round = 0
         self._last = None
         self._draw_values()
-        infos = {agent: {"value": float(self._values[i])} for i, agent in enumerate(self.agents)}
+        # the same numeric keys as step()'s infos; no round played yet
+        infos = {agent: {"value": float(self._values[i]), "bid": 0.0, "allocation": 0.0,
+                         "payment": 0.0, "winner": -1, "round": 0}
+                 for i, agent in enumerate(self.agents)}
         return self._observations(), infos
 
     def step(self, actions: Mapping[str, Any]):
@@ -193,7 +208,7 @@ class AuctionEnv(ParallelEnv):
         infos = {
             agent: {"value": float(values[i]), "bid": float(bids[i]),
                     "allocation": float(allocation[i]), "payment": float(payment[i]),
-                    "winner": self.possible_agents[winner], "round": self._round}
+                    "winner": winner, "round": self._round}
             for i, agent in enumerate(self.agents)
         }
         if self.repeated:

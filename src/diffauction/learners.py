@@ -13,6 +13,13 @@ agents as a single tensor program shaped ``[runs, batch, agents]``:
 The gradient of a linear policy has a closed form (``gradient="analytic"``, the fast path);
 ``gradient="autograd"`` back-propagates the sum of the agents' smoothed utilities, each computed
 with detached opponents, and gives the same numbers (tested).
+
+Beyond the seed's setting (all optional; their defaults reproduce it exactly): affine and neural
+policies (:mod:`diffauction.policies`, autograd gradient only), one prior per agent
+(``agent_priors``), CRRA bidders with one ρ per run (``risk_aversion``, :mod:`diffauction.risk`),
+and the bid functions recorded on a per-agent value grid (``grid_points``) for policies without a
+scalar parameter. A shared network (symmetric agents) receives Σ_i ∂ũ_i/∂θ through each agent's
+own bid only: still no gradient through an opponent's bid.
 """
 
 from __future__ import annotations
@@ -24,8 +31,9 @@ import numpy as np
 import torch
 
 from .mechanisms import Mechanism, make_mechanism
-from .policies import LinearPolicy
-from .priors import make_prior
+from .policies import LinearPolicy, make_policy, value_grid
+from .priors import make_agent_priors, make_prior
+from .risk import make_risk_averse
 from .schedules import Schedule
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -73,6 +81,14 @@ class RunBatch:
     sampler: str = "iid"
     dtype: str = "float32"
     device: str = "cpu"
+    #: policy config mapping (:func:`diffauction.policies.make_policy`); linear by default
+    policy: dict = field(default_factory=lambda: {"name": "linear"})
+    #: one prior mapping per agent (overrides ``prior``), or None for iid agents
+    agent_priors: list[dict] | None = None
+    #: CRRA ρ per run (first price only), or None for risk-neutral bidders
+    risk_aversion: list[float] | None = None
+    #: record every agent's bid function on this many values of its support (0: do not)
+    grid_points: int = 0
 
     @property
     def runs(self) -> int:
@@ -92,6 +108,11 @@ class TrainResult:
     final: torch.Tensor  # [runs, agents] last iterate
     tail_average: torch.Tensor  # [runs, agents] mean iterate over the last tail_fraction of steps
     samples_per_run: int  # valuations drawn per run (steps × batch × agents)
+    # with grid_points > 0 (params, gradient, final, tail_average are then [.., runs, A, P] for
+    # affine and neural policies, and movement is mean_i ‖Δθ_i‖₂):
+    value_grid: torch.Tensor | None = None  # [G, agents] v_{k,i} on agent i's support
+    bid_grid: torch.Tensor | None = None  # [K, runs, G, agents] b_i(v_{k,i}) at recorded steps
+    bid_grid_tail: torch.Tensor | None = None  # [runs, G, agents] mean over the tail steps
 
 
 def analytic_gradient(
@@ -126,7 +147,7 @@ def analytic_gradient_inplace(policy: LinearPolicy, mechanism: Mechanism, values
 
 
 def autograd_gradient(
-    policy: LinearPolicy,
+    policy,
     mechanism: Mechanism,
     values: torch.Tensor,
     params: torch.Tensor,
@@ -155,6 +176,11 @@ GRADIENTS = {
 }
 
 
+def broadcast_per_run(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-run tensor [runs] viewed to broadcast against ``like`` [runs, ...]."""
+    return x.reshape(-1, *([1] * (like.dim() - 1)))
+
+
 class Adam:
     """Adam ascent with a per-run learning rate; state shaped like the parameters."""
 
@@ -171,7 +197,7 @@ class Adam:
         self.v.mul_(self.b2).addcmul_(grad, grad, value=1 - self.b2)
         m_hat = self.m / (1 - self.b1**self.t)
         v_hat = self.v / (1 - self.b2**self.t)
-        params.add_(lr[:, None] * m_hat / (v_hat.sqrt() + self.eps))
+        params.add_(broadcast_per_run(lr, params) * m_hat / (v_hat.sqrt() + self.eps))
 
 
 class SGD:
@@ -183,7 +209,7 @@ class SGD:
 
     def step(self, params: torch.Tensor, grad: torch.Tensor, lr: torch.Tensor) -> None:
         self.buffer.mul_(self.momentum).add_(grad)
-        params.add_(lr[:, None] * self.buffer)
+        params.add_(broadcast_per_run(lr, params) * self.buffer)
 
 
 def make_optimizer(setup: RunBatch, params: torch.Tensor):
@@ -254,7 +280,8 @@ class ValueSampler:
 
 
 def _raise_non_finite(params: torch.Tensor, step: int, setup: RunBatch) -> None:
-    bad = (~torch.isfinite(params)).any(dim=1).nonzero().flatten().tolist()
+    bad = (~torch.isfinite(params)).reshape(params.shape[0], -1).any(dim=1)
+    bad = bad.nonzero().flatten().tolist()
     run = bad[0]
     raise FloatingPointError(
         f"non-finite parameters after step {step} in run {run} (seed {setup.seeds[run]}, "
@@ -267,17 +294,25 @@ def train(setup: RunBatch) -> TrainResult:
     """Run every run of ``setup`` in one batched program; see the module docstring."""
     device = resolve_device(setup.device)
     dtype = DTYPES[setup.dtype]
-    mechanism = make_mechanism(setup.mechanism)
-    prior = make_prior(setup.prior)
-    gradient_fn = GRADIENTS[setup.gradient]
     runs, batch, agents, steps = setup.runs, setup.batch_size, setup.n_agents, setup.steps
 
     def per_run(xs):
         return torch.tensor(xs, dtype=dtype, device=device)
 
+    mechanism = make_mechanism(setup.mechanism)
+    if setup.risk_aversion is not None:
+        mechanism = make_risk_averse(setup.mechanism, per_run(setup.risk_aversion)[:, None, None])
+    agent_priors = make_agent_priors(setup.prior, setup.agent_priors, agents)
+    # iid agents keep the single prior object (the seed's exact arithmetic)
+    prior = make_prior(setup.prior) if setup.agent_priors is None else agent_priors
+    gradient_fn = GRADIENTS[setup.gradient]
     beta = Schedule(setup.beta_schedule, per_run(setup.beta_start), per_run(setup.beta_end))
     lr = Schedule(setup.lr_schedule, per_run(setup.lr_start), per_run(setup.lr_end))
-    policy = LinearPolicy(per_run(setup.w0)[:, None].expand(runs, agents))
+    policy = make_policy(setup.policy, setup.seeds, agents, per_run(setup.w0), agent_priors,
+                         dtype, device)
+    if setup.gradient == "analytic" and not isinstance(policy, LinearPolicy):
+        raise ValueError(f"gradient: 'analytic' needs the linear policy, got {policy.name!r}; "
+                         "allowed: autograd")
     params = policy.params
     optimizer = make_optimizer(setup, params)
     sampler = ValueSampler(setup.sampler, setup.seeds, agents, batch, dtype, device)
@@ -288,7 +323,7 @@ def train(setup: RunBatch) -> TrainResult:
 
     record = [0] + [t for t in range(1, steps + 1) if t % setup.record_every == 0 or t == steps]
     k_of_step = {t: k for k, t in enumerate(record)}
-    hist_params = torch.empty((len(record), runs, agents), dtype=dtype, device=device)
+    hist_params = torch.empty((len(record), *params.shape), dtype=dtype, device=device)
     hist_grad = torch.zeros_like(hist_params)
     hist_move = torch.zeros((len(record), runs), dtype=dtype, device=device)
     hist_beta = torch.empty((len(record), runs), dtype=dtype, device=device)
@@ -301,6 +336,15 @@ def train(setup: RunBatch) -> TrainResult:
     tail_sum = torch.zeros_like(params)
     previous = params.clone()
 
+    grid_values = hist_grid = grid_tail_sum = None
+    if setup.grid_points > 0:
+        grid = value_grid(agent_priors.lows, agent_priors.highs, setup.grid_points, dtype, device)
+        grid_values = grid.unsqueeze(0).expand(runs, -1, -1)
+        hist_grid = torch.empty((len(record), runs, *grid.shape), dtype=dtype, device=device)
+        grid_tail_sum = torch.zeros((runs, *grid.shape), dtype=dtype, device=device)
+        with torch.no_grad():
+            hist_grid[0] = policy.bids(grid_values, params)
+
     for t in range(steps):
         sampler.fill(unit_buffer)
         values = prior.transform(unit)
@@ -311,19 +355,28 @@ def train(setup: RunBatch) -> TrainResult:
         optimizer.step(params, grad, lr_t)
         if not bool(torch.isfinite(params).all()):
             _raise_non_finite(params, t + 1, setup)
+        k = k_of_step.get(t + 1)
+        grid_bids = None
+        if grid_values is not None and (t >= tail_start or k is not None):
+            with torch.no_grad():
+                grid_bids = policy.bids(grid_values, params)
         if t >= tail_start:
             tail_sum += params
-        k = k_of_step.get(t + 1)
+            if grid_bids is not None:
+                grid_tail_sum += grid_bids
         if k is not None:
             hist_params[k] = params
             hist_grad[k] = grad
-            hist_move[k] = (params - previous).abs().mean(dim=1)
+            hist_move[k] = _movement(params - previous)
             hist_beta[k] = beta_t
             hist_lr[k] = lr_t
+            if grid_bids is not None:
+                hist_grid[k] = grid_bids
 
     def cpu(x):
-        return x.detach().to("cpu")
+        return None if x is None else x.detach().to("cpu")
 
+    tail_count = steps - tail_start
     return TrainResult(
         steps=torch.tensor(record),
         params=cpu(hist_params),
@@ -332,6 +385,16 @@ def train(setup: RunBatch) -> TrainResult:
         beta=cpu(hist_beta),
         lr=cpu(hist_lr),
         final=cpu(params.clone()),
-        tail_average=cpu(tail_sum / (steps - tail_start)),
+        tail_average=cpu(tail_sum / tail_count),
         samples_per_run=steps * batch * agents,
+        value_grid=None if grid_values is None else cpu(grid_values[0].clone()),
+        bid_grid=cpu(hist_grid),
+        bid_grid_tail=None if grid_tail_sum is None else cpu(grid_tail_sum / tail_count),
     )
+
+
+def _movement(delta: torch.Tensor) -> torch.Tensor:
+    """d_t = mean_i |Δθ_i| for scalar parameters [runs, agents], mean_i ‖Δθ_i‖₂ for vectors."""
+    if delta.dim() == 2:
+        return delta.abs().mean(dim=1)
+    return delta.flatten(2).norm(dim=2).mean(dim=1)

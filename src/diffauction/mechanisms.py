@@ -233,6 +233,8 @@ def kth_highest_competing_bid(bids: torch.Tensor, k: int) -> torch.Tensor:
         raise ValueError(f"units: k must satisfy 1 <= k < N, got k={k} with N={n} bidders")
     if k == 1:
         return highest_competing_bid(bids)
+    if k == n - 1:  # the lowest competing bid: the same prefix/suffix pass on −b
+        return highest_competing_bid(bids.neg()).neg_()
     top = bids.topk(k + 1, dim=-1).values  # sorted descending
     return torch.where(bids >= top[..., k - 1:k], top[..., k:k + 1], top[..., k - 1:k])
 
@@ -353,12 +355,16 @@ class LLG(Mechanism):
     Allocation (welfare-maximising for the bids): the locals win their items iff
     b_0 + b_1 > b_2, the global wins AB iff b_2 > b_0 + b_1, an exact tie is a fair coin. A
     winning global pays b_0 + b_1 (its VCG price, the same under every core-selecting rule);
-    winning locals pay :meth:`local_payments`.
+    winning locals pay :meth:`local_prices`.
 
     Smoothed: the locals' joint win probability becomes σ(β(b_0 + b_1 − b_2)) with the other two
     bids detached for each agent (the global's is 1 − σ); the payments are exact. For VCG a
     local's price does not depend on its own bid; for nearest-VCG it does (slope ½ while
     b_i < b_2), and the smoothed utility carries that slope.
+
+    Subclasses define the locals' prices and their own-bid slopes on the three bid components
+    (each shaped like one agent's slice), so the hard rule, the smoothed utility, its closed-form
+    gradient and the LLG learner's fast path (:meth:`local_bid_gradients`) share one formula.
     """
 
     n_bidders = 3
@@ -368,70 +374,83 @@ class LLG(Mechanism):
             raise ValueError(f"n_agents: the LLG auction has exactly 3 bidders (2 locals, 1 "
                              f"global), got bids with {bids.shape[-1]} on the last axis")
 
-    def local_payments(self, bids: torch.Tensor) -> torch.Tensor:
-        """[..., 2]: what each local pays if the locals win, as a function of all three bids."""
+    def local_prices(self, b0: torch.Tensor, b1: torch.Tensor, b2: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What each local pays if the locals win, from the three bids."""
+        raise NotImplementedError
+
+    def local_price_slopes(self, b0: torch.Tensor, b1: torch.Tensor, b2: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """∂p_i/∂b_i for the two locals, or None where prices ignore the own bid."""
         raise NotImplementedError
 
     def hard_outcome(self, bids, generator=None):
         self._check(bids)
-        package = bids[..., 0] + bids[..., 1]
+        b0, b1, b2 = bids.unbind(-1)
+        package = b0 + b1
         coin = torch.rand(package.shape, generator=generator, dtype=bids.dtype,
                           device=bids.device) < 0.5
-        locals_win = (package > bids[..., 2]) | ((package == bids[..., 2]) & coin)
-        x = locals_win.to(bids.dtype)[..., None]
-        allocation = torch.cat([x.expand(*x.shape[:-1], 2), 1.0 - x], dim=-1)
-        payments = torch.cat([x * self.local_payments(bids), (1.0 - x) * package[..., None]],
-                             dim=-1)
+        x = ((package > b2) | ((package == b2) & coin)).to(bids.dtype)
+        p0, p1 = self.local_prices(b0, b1, b2)
+        allocation = torch.stack([x, x, 1.0 - x], dim=-1)
+        payments = torch.stack([x * p0, x * p1, (1.0 - x) * package], dim=-1)
         return allocation, payments
 
-    def _smoothed_parts(self, bids: torch.Tensor, beta):
-        """(price of winning, win probability) per agent, opponents' bids detached."""
-        self._check(bids)
-        others = bids.detach()
-        own0, own1, own2 = bids[..., 0], bids[..., 1], bids[..., 2]
-        o0, o1, o2 = others[..., 0], others[..., 1], others[..., 2]
-        p_local0 = self.local_payments(torch.stack([own0, o1, o2], dim=-1))[..., 0]
-        p_local1 = self.local_payments(torch.stack([o0, own1, o2], dim=-1))[..., 1]
-        price = torch.stack([p_local0, p_local1, o0 + o1], dim=-1)
-        margin = torch.stack([own0 + o1 - o2, o0 + own1 - o2, own2 - o0 - o1], dim=-1)
-        return price, torch.sigmoid(beta * margin)
-
     def smoothed_utility(self, values, bids, beta):
-        price, p = self._smoothed_parts(bids, beta)
-        return (values - price) * p
+        """ũ_i = (v_i − p_i)·σ_i, each agent's price and margin computed from its own bid and
+        the other two detached (read by autograd; :meth:`smoothed_bid_gradient` is the closed
+        form)."""
+        self._check(bids)
+        own0, own1, own2 = bids.unbind(-1)
+        o0, o1, o2 = bids.detach().unbind(-1)
+        price = torch.stack([self.local_prices(own0, o1, o2)[0],
+                             self.local_prices(o0, own1, o2)[1], o0 + o1], dim=-1)
+        margin = torch.stack([own0 + o1 - o2, o0 + own1 - o2, own2 - o0 - o1], dim=-1)
+        return (values - price) * torch.sigmoid(beta * margin)
 
-    def own_price_slope(self, bids: torch.Tensor) -> torch.Tensor:
-        """∂(price_i)/∂b_i for every agent, [..., 3]."""
-        raise NotImplementedError
+    def local_bid_gradients(self, v0, v1, b0, b1, b2, beta) -> tuple[torch.Tensor, torch.Tensor]:
+        """∂ũ_i/∂b_i of the two locals, from the components (the learner's fast path).
+
+        At the profile itself both locals' margins are b_0 + b_1 − b_2, so they share
+        σ = σ(β(b_0 + b_1 − b_2)): ∂ũ_i/∂b_i = (v_i − p_i)·β·σ(1 − σ) − σ·∂p_i/∂b_i."""
+        p = torch.sigmoid(beta * (b0 + b1 - b2))
+        weight = beta * p * (1.0 - p)
+        p0, p1 = self.local_prices(b0, b1, b2)
+        g0, g1 = (v0 - p0) * weight, (v1 - p1) * weight
+        slopes = self.local_price_slopes(b0, b1, b2)
+        if slopes is not None:
+            g0, g1 = g0 - p * slopes[0], g1 - p * slopes[1]
+        return g0, g1
 
     def smoothed_bid_gradient(self, values, bids, beta):
-        """∂ũ_i/∂b_i = (v_i − p_i)·β·σ(1 − σ) − σ·∂p_i/∂b_i."""
-        price, p = self._smoothed_parts(bids, beta)
-        return (values - price) * beta * p * (1.0 - p) - p * self.own_price_slope(bids)
+        """∂ũ_i/∂b_i for all three agents; the global's margin is −(b_0 + b_1 − b_2), its
+        price b_0 + b_1 does not move with its bid: (v_2 − b_0 − b_1)·β·σ(1 − σ)."""
+        self._check(bids)
+        b0, b1, b2 = bids.unbind(-1)
+        v0, v1, v2 = values.unbind(-1)
+        beta = beta[..., 0] if torch.is_tensor(beta) and beta.dim() > 0 else beta
+        g0, g1 = self.local_bid_gradients(v0, v1, b0, b1, b2, beta)
+        p = torch.sigmoid(beta * (b0 + b1 - b2))
+        g2 = (v2 - b0 - b1) * beta * p * (1.0 - p)
+        return torch.stack([g0, g1, g2], dim=-1)
 
     def interim_utility(self, values, bids, competing):
         raise NotImplementedError(
             "the LLG auction has no single competing bid; use diffauction.llg.expected_outcome")
 
 
-def _local_vcg_payments(bids: torch.Tensor) -> torch.Tensor:
-    """p_0 = (b_2 − b_1)⁺, p_1 = (b_2 − b_0)⁺: each local's externality on the global bidder."""
-    return torch.stack([(bids[..., 2] - bids[..., 1]).clamp_min(0.0),
-                        (bids[..., 2] - bids[..., 0]).clamp_min(0.0)], dim=-1)
-
-
 class LLGVCG(LLG):
-    """LLG with VCG payments: a winning local pays (b_2 − b_other)⁺. Truthful bidding is
-    dominant for every bidder."""
+    """LLG with VCG payments: a winning local pays its externality on the global bidder,
+    p_0 = (b_2 − b_1)⁺, p_1 = (b_2 − b_0)⁺. Truthful bidding is dominant for every bidder."""
 
     name = "llg_vcg"
     truthful = True
 
-    def local_payments(self, bids):
-        return _local_vcg_payments(bids)
+    def local_prices(self, b0, b1, b2):
+        return (b2 - b1).clamp_min(0.0), (b2 - b0).clamp_min(0.0)
 
-    def own_price_slope(self, bids):
-        return torch.zeros_like(bids)
+    def local_price_slopes(self, b0, b1, b2):
+        return None
 
 
 class LLGNearestVCG(LLG):
@@ -443,14 +462,13 @@ class LLGNearestVCG(LLG):
 
     name = "llg_nearest_vcg"
 
-    def local_payments(self, bids):
-        vcg = _local_vcg_payments(bids)
-        delta = 0.5 * (bids[..., 2] - vcg.sum(dim=-1))
-        return vcg + delta[..., None]
+    def local_prices(self, b0, b1, b2):
+        vcg0, vcg1 = (b2 - b1).clamp_min(0.0), (b2 - b0).clamp_min(0.0)
+        delta = 0.5 * (b2 - vcg0 - vcg1)
+        return vcg0 + delta, vcg1 + delta
 
-    def own_price_slope(self, bids):
-        slope = 0.5 * (bids[..., :2] < bids[..., 2:3]).to(bids.dtype)
-        return torch.cat([slope, torch.zeros_like(bids[..., 2:3])], dim=-1)
+    def local_price_slopes(self, b0, b1, b2):
+        return 0.5 * (b0 < b2).to(b0.dtype), 0.5 * (b1 < b2).to(b1.dtype)
 
 
 #: The single-item formats. Other modules iterate this registry as "the single-item auctions",

@@ -3,7 +3,12 @@ rule analyze:
         trajectory="results/{experiment}/trajectory.csv",
         summary="results/{experiment}/runs.csv",
     output:
-        metrics="results/{experiment}/metrics.csv",
+        metrics=report(
+            "results/{experiment}/metrics.csv",
+            caption="../report/metrics.rst",
+            category="Metrics",
+            subcategory="{experiment}",
+        ),
     params:
         experiment=resolved,
     log:
@@ -16,13 +21,25 @@ rule analyze:
 
 rule smoothed_theory:
     output:
-        table="results/overshading/smoothed_equilibrium.csv",
-        fit="results/overshading/gap_fit.csv",
+        table=report(
+            "results/overshading/smoothed_equilibrium.csv",
+            caption="../report/smoothed_equilibrium.rst",
+            category="Over-shading",
+            subcategory="Tables",
+        ),
+        fit=report(
+            "results/overshading/gap_fit.csv",
+            caption="../report/summary_tables.rst",
+            category="Over-shading",
+            subcategory="Tables",
+        ),
     params:
         betas=config["experiments"]["overshading"]["beta"],
         n_agents=config["experiments"]["overshading"]["n_agents"],
     log:
         "logs/analyze/smoothed_theory.log",
+    benchmark:
+        "results/benchmarks/smoothed_theory.tsv"
     script:
         "../scripts/smoothed_theory.py"
 
@@ -33,12 +50,29 @@ rule overshading_tables:
         tradeoff="results/tradeoff/metrics.csv",
         annealing=expand("results/{experiment}/metrics.csv", experiment=ANNEALING),
     output:
-        sweep="results/overshading/sweep_summary.csv",
-        tradeoff="results/overshading/tradeoff_summary.csv",
-        annealing="results/overshading/annealing_summary.csv",
+        sweep=report(
+            "results/overshading/sweep_summary.csv",
+            caption="../report/summary_tables.rst",
+            category="Over-shading",
+            subcategory="Tables",
+        ),
+        tradeoff=report(
+            "results/overshading/tradeoff_summary.csv",
+            caption="../report/summary_tables.rst",
+            category="Over-shading",
+            subcategory="Tables",
+        ),
+        annealing=report(
+            "results/overshading/annealing_summary.csv",
+            caption="../report/summary_tables.rst",
+            category="Over-shading",
+            subcategory="Tables",
+        ),
     params:
         tolerance=config["analysis"]["annealing_tolerance"],
     log:
         "logs/analyze/overshading_tables.log",
+    benchmark:
+        "results/benchmarks/overshading_tables.tsv"
     script:
         "../scripts/overshading_tables.py"

@@ -10,9 +10,16 @@ rule figure_week4:
         code=PLOT_CODE,
     output:
         pdf="figures/week4_convergence.pdf",
-        png="figures/week4_convergence.png",
+        png=report(
+            "figures/week4_convergence.png",
+            caption="../report/week4_convergence.rst",
+            category="Week 4",
+            subcategory="Figures",
+        ),
     log:
         "logs/figures/week4_convergence.log",
+    benchmark:
+        "results/benchmarks/figure_week4.tsv"
     script:
         "../scripts/figure_week4.py"
 
@@ -24,9 +31,16 @@ rule figure_overshading_theory:
         code=PLOT_CODE,
     output:
         pdf="figures/overshading_theory.pdf",
-        png="figures/overshading_theory.png",
+        png=report(
+            "figures/overshading_theory.png",
+            caption="../report/overshading_theory.rst",
+            category="Over-shading",
+            subcategory="Figures",
+        ),
     log:
         "logs/figures/overshading_theory.log",
+    benchmark:
+        "results/benchmarks/figure_overshading_theory.tsv"
     script:
         "../scripts/figure_overshading_theory.py"
 
@@ -40,9 +54,16 @@ rule figure_overshading_scaling:
         code=PLOT_CODE,
     output:
         pdf="figures/overshading_scaling.pdf",
-        png="figures/overshading_scaling.png",
+        png=report(
+            "figures/overshading_scaling.png",
+            caption="../report/overshading_scaling.rst",
+            category="Over-shading",
+            subcategory="Figures",
+        ),
     log:
         "logs/figures/overshading_scaling.log",
+    benchmark:
+        "results/benchmarks/figure_overshading_scaling.tsv"
     script:
         "../scripts/figure_overshading_scaling.py"
 
@@ -53,10 +74,17 @@ rule figure_overshading_annealing:
         code=PLOT_CODE,
     output:
         pdf="figures/overshading_annealing.pdf",
-        png="figures/overshading_annealing.png",
+        png=report(
+            "figures/overshading_annealing.png",
+            caption="../report/overshading_annealing.rst",
+            category="Over-shading",
+            subcategory="Figures",
+        ),
     params:
         tolerance=config["analysis"]["annealing_tolerance"],
     log:
         "logs/figures/overshading_annealing.log",
+    benchmark:
+        "results/benchmarks/figure_overshading_annealing.tsv"
     script:
         "../scripts/figure_overshading_annealing.py"

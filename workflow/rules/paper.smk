@@ -3,16 +3,23 @@ import glob
 PAPER_SOURCES = ["paper/report.tex"] + sorted(glob.glob("paper/sections/*.tex"))
 PAPER_GENERATED = [
     "paper/generated/week4.tex",
+    "paper/generated/provenance.tex",
     "paper/generated/overshading.tex",
     "paper/generated/overshading_sweep.tex",
     "paper/generated/overshading_fit.tex",
     "paper/generated/overshading_annealing.tex",
+    "paper/generated/mechanisms.tex",
+    "paper/generated/mechanisms_convergence.tex",
+    "paper/generated/mechanisms_outcomes.tex",
+    "paper/generated/mechanisms_noise.tex",
 ]
 PAPER_FIGURES = [
     "figures/week4_convergence.pdf",
     "figures/overshading_theory.pdf",
     "figures/overshading_scaling.pdf",
     "figures/overshading_annealing.pdf",
+    "figures/mechanisms_convergence.pdf",
+    "figures/mechanisms_bids.pdf",
 ]
 
 
@@ -26,6 +33,8 @@ rule macros_week4:
         experiment=lambda wildcards: resolve_experiment(config, "week4"),
     log:
         "logs/paper/macros_week4.log",
+    benchmark:
+        "results/benchmarks/macros_week4.tsv"
     script:
         "../scripts/macros_week4.py"
 
@@ -51,8 +60,23 @@ rule macros_overshading:
         },
     log:
         "logs/paper/macros_overshading.log",
+    benchmark:
+        "results/benchmarks/macros_overshading.tsv"
     script:
         "../scripts/macros_overshading.py"
+
+
+rule provenance:
+    input:
+        expand("results/{experiment}/runs.csv", experiment=EXPERIMENTS),
+    output:
+        "paper/generated/provenance.tex",
+    log:
+        "logs/paper/provenance.log",
+    benchmark:
+        "results/benchmarks/provenance.tsv"
+    script:
+        "../scripts/provenance.py"
 
 
 rule paper:
@@ -61,8 +85,10 @@ rule paper:
         generated=PAPER_GENERATED,
         figures=PAPER_FIGURES,
     output:
-        "paper/report.pdf",
+        report("paper/report.pdf", caption="../report/paper.rst", category="Report"),
     log:
         "logs/paper/latexmk.log",
+    benchmark:
+        "results/benchmarks/paper.tsv"
     shell:
         "bash workflow/scripts/build_paper.sh paper/report.tex {output} > {log} 2>&1"

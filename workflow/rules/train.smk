@@ -32,5 +32,7 @@ rule merge_blocks:
         summary="results/{experiment}/runs.csv",
     log:
         "logs/train/{experiment}/merge.log",
+    benchmark:
+        "results/benchmarks/merge_blocks/{experiment}.tsv"
     script:
         "../scripts/merge_blocks.py"

@@ -1,0 +1,594 @@
+"""Baseline learners on the *hard* auction (no smoothing), batched over ``[runs, batch, agents]``.
+
+ANCHORS.md §3 lists the learners the field compares the smoothed gradient against. This module
+implements three of them with the smoothed trainer's conventions (:mod:`diffauction.learners`):
+
+* every run has its own ``torch.Generator`` seeded by the run's seed and draws everything it
+  uses (values, perturbations, bid noise) from it, so a run's trajectory does not depend on
+  which other runs share the batch;
+* agents learn non-cooperatively: agent i's update uses only its own utility and its own
+  perturbation / bid noise, with the opponents' current strategies held fixed;
+* each learner returns a :class:`Trajectory`: recorded steps, parameters ``[K, runs, agents]``
+  (the linear slope w; Hedge: the least-squares slope of its bid function) and the cumulative
+  number of sampled valuations per run at each recorded step. Wall time is measured by the caller.
+
+Learners
+--------
+``train_npga``       NPGA / evolution-strategies pseudo-gradient (bnelearn): population of
+                     perturbed slopes θ_i + σε per agent, each evaluated against the unperturbed
+                     opponents on a common batch; g_i = mean_p((u_i^p − baseline_i)·ε_p,i)/σ; Adam.
+``train_reinforce``  REINFORCE with a Gaussian bid policy b ~ N(w·v, s²) (bids clipped into
+                     [0, v_max] as in the PettingZoo env), batch-mean baseline, learnable or fixed
+                     s; Adam on (w, log s).
+``train_hedge``      multiplicative weights (Hedge) over a value-bin × bid-grid table with
+                     full-information feedback: every grid bid's utility against the opponents'
+                     sampled bids; weights ∝ exp(η · cumulative utility).
+
+``run_learner`` runs any of them, or the smoothed trainer (``"smoothed"``) or the MARL PPO
+(``"ppo"``, :mod:`diffauction.marl`), under one interface and returns a tidy DataFrame.
+
+Sample accounting ("samples" = valuations drawn per run, cumulative)
+-----------------------------------------------------------------------------------------------
+=============  =============================================================================
+smoothed       batch · agents per step (as ``TrainResult.samples_per_run``)
+npga           (population + 1{baseline = "current"}) · batch · agents per step: every
+               population member is a separate evaluation of the hard utility on the batch,
+               and so is the unperturbed evaluation used as baseline
+reinforce      batch · agents per step
+hedge          batch · agents per step (the full-information counterfactuals re-use them)
+=============  =============================================================================
+
+Typical results (N=2 first price from w0 = 0.9, 8 seeds, defaults, mean L2 of the final slope)
+-----------------------------------------------------------------------------------------------
+=============  ==========  ==========  ==========
+learner        10⁶ samples 10⁷         10⁸
+=============  ==========  ==========  ==========
+smoothed β=50  0.196       0.0019      0.0119 (the β = 50 fixed point 0.48; passing at 10⁷)
+npga           0.148       0.0059      0.0073 (Adam noise; fixed point ≈ 0.49)
+reinforce      0.019       0.0142      —      (bid noise s ≥ 0.01 biases it to ≈ 0.475)
+hedge          0.0014      0.0064      —      (L2 of its bid function ≈ 0.008: the bid grid)
+=============  ==========  ==========  ==========
+
+Ties
+----
+The hard auction breaks ties uniformly at random. Here the utility is taken in expectation over
+that fair coin (:func:`expected_hard_utility`: a bidder tied at the top with k others wins with
+probability 1/(k+1)). That is still the hard, unsmoothed auction; it needs no tie-break draws
+(so the random streams stay simple) and it matters only where ties have positive probability:
+discrete bid grids (Hedge) and bids clipped at 0 (REINFORCE).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import pandas as pd
+import torch
+
+from .equilibria import bne_bid, bne_linear_coefficient
+from .learners import DTYPES, Adam, RunBatch, resolve_device, train
+from .mechanisms import Mechanism, highest_competing_bid, make_mechanism
+from .metrics import l2_distance, l2_linear, value_quantiles
+from .priors import make_prior
+
+DEFAULT_PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
+LEARNERS = ("smoothed", "npga", "reinforce", "hedge", "ppo")
+
+
+# ------------------------------------------------------------------------------------------------
+# Hard utility against fixed opponents (expected over the tie-break coin)
+# ------------------------------------------------------------------------------------------------
+
+
+def competing_bids(bids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(m, k): each agent's highest competing bid m_i and the number k_i ≥ 1 of opponents at m_i.
+
+    ``bids`` is [..., agents]; both outputs have its shape (k as the bids' dtype).
+    """
+    n = bids.shape[-1]
+    m = highest_competing_bid(bids)
+    at_m = bids[..., None, :] == m[..., :, None]  # [..., i, j]: opponent j bids m_i
+    others = ~torch.eye(n, dtype=torch.bool, device=bids.device)
+    k = (at_m & others).sum(dim=-1).to(bids.dtype)
+    return m, k
+
+
+def utility_against(mechanism: Mechanism, values: torch.Tensor, bids: torch.Tensor,
+                    competing: torch.Tensor, ties: torch.Tensor) -> torch.Tensor:
+    """Hard utility of bidding ``bids`` against a fixed highest competing bid, ties in expectation.
+
+    Allocation x = 1 if b > m, 1/(k+1) if b = m (k opponents tied at m), else 0; payment from the
+    mechanism's own rule ``payments(b, x, m)`` (linear in x, so this is the expectation over the
+    tie-break). All arguments broadcast against each other, e.g. a bid grid ``[G]`` against
+    values/competing bids ``[runs, batch, agents, 1]``.
+    """
+    x = torch.where(bids > competing, 1.0, torch.where(bids == competing, 1.0 / (ties + 1.0), 0.0))
+    x = x.to(torch.result_type(values, bids))
+    return values * x - mechanism.payments(bids, x, competing)
+
+
+def expected_hard_utility(mechanism: Mechanism, values: torch.Tensor,
+                          bids: torch.Tensor) -> torch.Tensor:
+    """E_coin[``mechanism.hard_utility(values, bids)``] for a full bid profile [..., agents]."""
+    m, k = competing_bids(bids)
+    return utility_against(mechanism, values, bids, m, k)
+
+
+# ------------------------------------------------------------------------------------------------
+# Shared plumbing: per-run generators, recording, result container
+# ------------------------------------------------------------------------------------------------
+
+
+def _generators(seeds, device) -> list[torch.Generator]:
+    return [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+
+
+def _draw(kind: str, generators, shape: tuple[int, ...], dtype, device) -> torch.Tensor:
+    """[runs, *shape] with run r's slice drawn from run r's generator (``rand`` or ``randn``)."""
+    out = torch.empty((len(generators), *shape), dtype=dtype, device=device)
+    sampler = torch.rand if kind == "rand" else torch.randn
+    for r, generator in enumerate(generators):
+        sampler(shape, generator=generator, out=out[r])
+    return out
+
+
+def _record_steps(steps: int, record_every: int) -> list[int]:
+    return [0] + [t for t in range(1, steps + 1) if t % record_every == 0 or t == steps]
+
+
+def _w0_tensor(w0, runs: int, agents: int, dtype, device) -> torch.Tensor:
+    """w0: a float (all runs and agents), a per-run list, or a [runs, agents] tensor/list."""
+    w = torch.as_tensor(w0, dtype=dtype, device=device)
+    if w.dim() == 1:
+        w = w[:, None]
+    return w.expand(runs, agents).clone()
+
+
+@dataclass
+class Trajectory:
+    """A batched learner's recorded trajectory (tensors on the CPU); K recorded steps."""
+
+    learner: str
+    seeds: list[int]
+    steps: torch.Tensor  # [K] step index, 0 = initial parameters
+    params: torch.Tensor  # [K, runs, agents] slope w (Hedge: least-squares slope of its bids)
+    samples: torch.Tensor  # [K] cumulative valuations drawn per run (int64)
+    samples_per_step: int
+    final: torch.Tensor  # [runs, agents]
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def samples_per_run(self) -> int:
+        return int(self.samples[-1])
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. NPGA / ES pseudo-gradient
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NPGAConfig:
+    """NPGA (bnelearn's ES pseudo-gradient) for linear bids b_i = θ_i·v_i."""
+
+    population: int = 64  # perturbations per agent and step
+    sigma: float = 0.02  # perturbation scale of θ (0.05 biases the fixed point to w ≈ 0.48)
+    batch_size: int = 256  # common valuation batch shared by all population members
+    lr: float = 0.005  # Adam step; bnelearn uses 1e-3 with its NN policies
+    baseline: str = "current"  # "current": u(θ) on the same batch | "mean": population mean
+    antithetic: bool = False  # mirrored pairs ±ε (population must then be even)
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    dtype: str = "float32"
+    device: str = "cpu"
+
+    def samples_per_step(self, n_agents: int) -> int:
+        evaluations = self.population + (1 if self.baseline == "current" else 0)
+        return evaluations * self.batch_size * n_agents
+
+
+def npga_gradient(mechanism: Mechanism, values: torch.Tensor, theta: torch.Tensor,
+                  eps: torch.Tensor, sigma: float, baseline: str = "current") -> torch.Tensor:
+    """ES pseudo-gradient per run and agent, [runs, agents].
+
+    ``values`` [runs, batch, agents], ``theta`` [runs, agents], ``eps`` [runs, population, agents].
+    Population member p of agent i bids (θ_i + σε_p,i)·v_i against the *unperturbed* opponents
+    θ_j·v_j, so u_i^p depends on ε_p,i alone: agent i's gradient uses only its own perturbations.
+    """
+    base_bids = theta[:, None, :] * values  # [R, B, N]
+    m, k = competing_bids(base_bids)
+    perturbed = (theta[:, None, :] + sigma * eps)[:, :, None, :] * values[:, None]  # [R, P, B, N]
+    u = utility_against(mechanism, values[:, None], perturbed, m[:, None], k[:, None]).mean(2)
+    if baseline == "current":
+        b = utility_against(mechanism, values, base_bids, m, k).mean(1)[:, None, :]  # [R, 1, N]
+    elif baseline == "mean":
+        b = u.mean(1, keepdim=True)
+    else:
+        raise ValueError(f"baseline: unknown {baseline!r}; allowed: ['current', 'mean']")
+    return ((u - b) * eps).mean(1) / sigma
+
+
+def train_npga(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
+               config: NPGAConfig | None = None, prior: dict | None = None,
+               record_every: int = 1) -> Trajectory:
+    """Run NPGA for ``len(seeds)`` independent runs in one batched program."""
+    cfg = config or NPGAConfig()
+    device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
+    mech, pri = make_mechanism(mechanism), make_prior(prior or DEFAULT_PRIOR)
+    runs, batch, agents, pop = len(seeds), cfg.batch_size, n_agents, cfg.population
+    if cfg.antithetic and pop % 2:
+        raise ValueError(f"population: must be even with antithetic sampling, got {pop}")
+    generators = _generators(seeds, device)
+    theta = _w0_tensor(w0, runs, agents, dtype, device)
+    lr = torch.full((runs,), cfg.lr, dtype=dtype, device=device)
+    adam = Adam(theta, cfg.adam_betas, cfg.adam_eps)
+    per_step = cfg.samples_per_step(agents)
+
+    record = _record_steps(steps, record_every)
+    hist = torch.empty((len(record), runs, agents), dtype=dtype)
+    hist[0] = theta.cpu()
+    k = 1
+    for t in range(1, steps + 1):
+        # one batch of values per run, then the population's perturbations, from its generator
+        values = pri.transform(_draw("rand", generators, (batch, agents), dtype, device))
+        if cfg.antithetic:
+            half = _draw("randn", generators, (pop // 2, agents), dtype, device)
+            eps = torch.cat([half, -half], dim=1)
+        else:
+            eps = _draw("randn", generators, (pop, agents), dtype, device)
+        grad = npga_gradient(mech, values, theta, eps, cfg.sigma, cfg.baseline)
+        adam.step(theta, grad, lr)
+        if k < len(record) and record[k] == t:
+            hist[k] = theta.cpu()
+            k += 1
+    return Trajectory(
+        learner="npga", seeds=list(seeds), steps=torch.tensor(record), params=hist,
+        samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
+        final=theta.cpu().clone(),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. REINFORCE with a Gaussian bid policy
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReinforceConfig:
+    """REINFORCE for the Gaussian policy b ~ N(w·v, s²), bids clipped into [0, v_max]."""
+
+    batch_size: int = 1024  # one bid per sampled value and agent
+    lr: float = 0.003  # Adam step for w (and log s)
+    sigma: float = 0.1  # initial bid-noise std s
+    learn_sigma: bool = True  # ascend log s too (else s stays fixed)
+    sigma_min: float = 0.01  # floor for s: the score (a − w·v)/s² blows up as s → 0;
+    #                        the noisy game's fixed point lies below the BNE by O(s)
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    dtype: str = "float32"
+    device: str = "cpu"
+
+    def samples_per_step(self, n_agents: int) -> int:
+        return self.batch_size * n_agents
+
+
+def reinforce_gradient(mechanism: Mechanism, values: torch.Tensor, w: torch.Tensor,
+                       sigma: torch.Tensor, noise: torch.Tensor, v_max: float
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Score-function gradients (∂/∂w, ∂/∂log s) per run and agent, batch-mean baseline.
+
+    Actions a = w·v + s·z (z = ``noise``), bids clip(a, 0, v_max); ∇_w log π = z·v/s,
+    ∇_{log s} log π = z² − 1. Each agent's score uses only its own noise (non-cooperative).
+    """
+    actions = w[:, None, :] * values + sigma[:, None, :] * noise
+    bids = actions.clamp(0.0, v_max)
+    u = expected_hard_utility(mechanism, values, bids)
+    advantage = u - u.mean(dim=1, keepdim=True)
+    grad_w = (advantage * noise * values).mean(1) / sigma
+    grad_log_sigma = (advantage * (noise * noise - 1.0)).mean(1)
+    return grad_w, grad_log_sigma
+
+
+def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
+                    config: ReinforceConfig | None = None, prior: dict | None = None,
+                    record_every: int = 1) -> Trajectory:
+    """Run REINFORCE for ``len(seeds)`` independent runs in one batched program."""
+    cfg = config or ReinforceConfig()
+    device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
+    mech, pri = make_mechanism(mechanism), make_prior(prior or DEFAULT_PRIOR)
+    runs, batch, agents = len(seeds), cfg.batch_size, n_agents
+    generators = _generators(seeds, device)
+    w = _w0_tensor(w0, runs, agents, dtype, device)
+    log_sigma = torch.full((runs, agents), math.log(cfg.sigma), dtype=dtype, device=device)
+    log_sigma_min = math.log(cfg.sigma_min)
+    lr = torch.full((runs,), cfg.lr, dtype=dtype, device=device)
+    adam_w = Adam(w, cfg.adam_betas, cfg.adam_eps)
+    adam_s = Adam(log_sigma, cfg.adam_betas, cfg.adam_eps)
+    per_step = cfg.samples_per_step(agents)
+
+    record = _record_steps(steps, record_every)
+    hist = torch.empty((len(record), runs, agents), dtype=dtype)
+    hist_sigma = torch.empty_like(hist)
+    hist[0], hist_sigma[0] = w.cpu(), log_sigma.exp().cpu()
+    k = 1
+    for t in range(1, steps + 1):
+        values = pri.transform(_draw("rand", generators, (batch, agents), dtype, device))
+        noise = _draw("randn", generators, (batch, agents), dtype, device)
+        grad_w, grad_s = reinforce_gradient(mech, values, w, log_sigma.exp(), noise, pri.v_max)
+        adam_w.step(w, grad_w, lr)
+        if cfg.learn_sigma:
+            adam_s.step(log_sigma, grad_s, lr)
+            log_sigma.clamp_(min=log_sigma_min)
+        if k < len(record) and record[k] == t:
+            hist[k], hist_sigma[k] = w.cpu(), log_sigma.exp().cpu()
+            k += 1
+    return Trajectory(
+        learner="reinforce", seeds=list(seeds), steps=torch.tensor(record), params=hist,
+        samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
+        final=w.cpu().clone(), extras={"sigma": hist_sigma},
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. Multiplicative weights (Hedge) over a value-bin × bid-grid table
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HedgeConfig:
+    """Hedge per (agent, value bin) over a bid grid, full-information feedback."""
+
+    value_bins: int = 32  # equal-probability bins of the prior; midpoints F⁻¹((k+½)/K)
+    bid_points: int = 65  # bid grid linspace(0, v_max, G)
+    batch_size: int = 256  # sampled values per agent and round
+    eta: float = 2.0  # weights ∝ exp(η · cumulative utility), utility summed over samples
+    init_width: float = 0.05  # with w0: initial weights ∝ exp(−(g − w0·v_k)² / 2·width²)
+    dtype: str = "float64"  # cumulative sums grow with t: keep double precision
+    device: str = "cpu"
+
+    def samples_per_step(self, n_agents: int) -> int:
+        return self.batch_size * n_agents
+
+
+def fit_slope(midpoints: torch.Tensor, bids: torch.Tensor) -> torch.Tensor:
+    """Least-squares slope through the origin of bids [..., V] on value midpoints [V]."""
+    return (bids * midpoints).sum(-1) / (midpoints * midpoints).sum()
+
+
+def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "first_price",
+                config: HedgeConfig | None = None, prior: dict | None = None,
+                record_every: int = 1) -> Trajectory:
+    """Run Hedge for ``len(seeds)`` independent runs in one batched program.
+
+    State: cumulative utilities S [runs, agents, bins, grid]; mixed strategy p = softmax(η·S + L0)
+    per bin (L0 = 0 for uniform initial weights, or a Gaussian bump around w0·v_k). Each round
+    every run draws values, each agent samples a bid from p[bin(v)], and for every sample S[bin]
+    gains the utility of *every* grid bid against that sample's opponents' bids (full
+    information). Recorded: the least-squares slope of the expected bid per bin (``params``),
+    the bid function itself and its L2 distance to the BNE on the bin midpoints (``extras``).
+    """
+    cfg = config or HedgeConfig()
+    device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
+    mech, pri = make_mechanism(mechanism), make_prior(prior or DEFAULT_PRIOR)
+    runs, batch, agents = len(seeds), cfg.batch_size, n_agents
+    n_bins, n_grid = cfg.value_bins, cfg.bid_points
+    generators = _generators(seeds, device)
+    grid = torch.linspace(0.0, pri.v_max, n_grid, dtype=dtype, device=device)
+    mids = value_quantiles(pri, n_bins).to(dtype=dtype, device=device)
+    if w0 is None:
+        logits0 = torch.zeros((runs, agents, n_bins, n_grid), dtype=dtype, device=device)
+    else:
+        w_init = _w0_tensor(w0, runs, agents, dtype, device)
+        centre = w_init[:, :, None, None] * mids[:, None]  # [R, N, V, 1]
+        logits0 = -((grid - centre) ** 2) / (2 * cfg.init_width**2)
+    cum_utility = torch.zeros((runs, agents, n_bins, n_grid), dtype=dtype, device=device)
+    # flat row of (run, agent, bin) in cum_utility.view(-1, G)
+    row_base = (torch.arange(runs, device=device)[:, None, None] * agents
+                + torch.arange(agents, device=device)[None, None, :]) * n_bins
+    try:
+        bne_mids = bne_bid(mechanism, agents, pri, mids.to(torch.float64))
+    except ValueError:
+        bne_mids = None
+    per_step = cfg.samples_per_step(agents)
+
+    def strategy() -> torch.Tensor:
+        return torch.softmax(cfg.eta * cum_utility + logits0, dim=-1)
+
+    record = _record_steps(steps, record_every)
+    hist_bids = torch.empty((len(record), runs, agents, n_bins), dtype=torch.float64)
+    hist_bids[0] = (strategy() @ grid).cpu()
+    k = 1
+    for t in range(1, steps + 1):
+        values = pri.transform(_draw("rand", generators, (batch, agents), dtype, device))
+        coin = _draw("rand", generators, (batch, agents), dtype, device)
+        bins = (pri.cdf(values) * n_bins).long().clamp_(0, n_bins - 1)  # [R, B, N]
+        probs = strategy()  # [R, N, V, G]
+        rows = row_base + bins  # [R, B, N]
+        cdf = probs.reshape(-1, n_grid).cumsum(-1)[rows]  # [R, B, N, G]
+        choice = torch.searchsorted(cdf, coin[..., None]).clamp_(max=n_grid - 1)[..., 0]
+        bids = grid[choice]
+        m, ties = competing_bids(bids)
+        u = utility_against(mech, values[..., None], grid, m[..., None], ties[..., None])
+        cum_utility.view(-1, n_grid).index_add_(0, rows.reshape(-1), u.reshape(-1, n_grid))
+        if k < len(record) and record[k] == t:
+            hist_bids[k] = (strategy() @ grid).cpu()
+            k += 1
+
+    mids64 = mids.to(torch.float64).cpu()
+    extras = {"bid_function": hist_bids, "value_midpoints": mids64, "bid_grid": grid.cpu(),
+              "weights": strategy().cpu()}
+    if bne_mids is not None:
+        extras["l2_bid_function"] = l2_distance(hist_bids, bne_mids.cpu())
+    slopes = fit_slope(mids64, hist_bids)
+    return Trajectory(
+        learner="hedge", seeds=list(seeds), steps=torch.tensor(record), params=slopes,
+        samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
+        final=slopes[-1].clone(), extras=extras,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# The smoothed trainer under the same interface, and one entry point for a comparison
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SmoothedConfig:
+    """The project's smoothed gradient (:func:`diffauction.learners.train`); week-4 defaults."""
+
+    batch_size: int = 8192
+    lr: float = 0.001
+    lr_end: float | None = None  # None: same as lr
+    lr_schedule: str = "constant"
+    beta: float = 50.0
+    beta_end: float | None = None  # None: same as beta
+    beta_schedule: str = "constant"
+    optimizer: str = "adam"
+    gradient: str = "analytic"
+    dtype: str = "float32"
+    device: str = "cpu"
+
+    def samples_per_step(self, n_agents: int) -> int:
+        return self.batch_size * n_agents
+
+
+def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
+                   config: SmoothedConfig | None = None, prior: dict | None = None,
+                   record_every: int = 1) -> Trajectory:
+    """:func:`diffauction.learners.train` on a :class:`RunBatch`, returned as a Trajectory."""
+    cfg = config or SmoothedConfig()
+    runs = len(seeds)
+    w0_list = _w0_tensor(w0, runs, 1, torch.float64, "cpu")[:, 0].tolist()
+    setup = RunBatch(
+        n_agents=n_agents, seeds=list(seeds),
+        beta_start=[cfg.beta] * runs, beta_end=[cfg.beta_end or cfg.beta] * runs,
+        lr_start=[cfg.lr] * runs, lr_end=[cfg.lr_end or cfg.lr] * runs,
+        w0=w0_list, batch_size=cfg.batch_size, steps=steps, mechanism=mechanism,
+        prior=dict(prior or DEFAULT_PRIOR), beta_schedule=cfg.beta_schedule,
+        lr_schedule=cfg.lr_schedule, optimizer=cfg.optimizer, record_every=record_every,
+        gradient=cfg.gradient, dtype=cfg.dtype, device=cfg.device,
+    )
+    result = train(setup)
+    per_step = cfg.samples_per_step(n_agents)
+    return Trajectory(
+        learner="smoothed", seeds=list(seeds), steps=result.steps, params=result.params,
+        samples=result.steps.to(torch.int64) * per_step, samples_per_step=per_step,
+        final=result.final, extras={"beta": result.beta, "lr": result.lr},
+    )
+
+
+CONFIGS = {"smoothed": SmoothedConfig, "npga": NPGAConfig, "reinforce": ReinforceConfig,
+           "hedge": HedgeConfig}
+TRAINERS = {"smoothed": train_smoothed, "npga": train_npga, "reinforce": train_reinforce,
+            "hedge": train_hedge}
+
+
+def make_config(name: str, config=None):
+    """A learner's config: its defaults, updated by a config object or a mapping of overrides."""
+    if name not in CONFIGS:
+        raise ValueError(f"learner: unknown {name!r}; allowed: {sorted(CONFIGS)}")
+    base = CONFIGS[name]()
+    if config is None:
+        return base
+    if isinstance(config, CONFIGS[name]):
+        return config
+    return replace(base, **dict(config))
+
+
+def trajectory_frame(traj: Trajectory, n_agents: int, mechanism: str,
+                     prior: dict | None = None) -> pd.DataFrame:
+    """Tidy frame: one row per (run, recorded step, agent).
+
+    Columns learner, n_agents, mechanism, seed, run, step, samples, agent, w, l2, l2_bid.
+    ``l2`` is the closed-form L2 of the linear bid w·v to the BNE (|w − w*|/√3 on U[0,1];
+    NaN where the BNE is not linear); ``l2_bid`` the L2 of the whole bid function to the BNE by
+    the midpoint rule (Hedge: on its value-bin midpoints; linear learners: 1024 nodes).
+    """
+    pri = make_prior(prior or DEFAULT_PRIOR)
+    w = traj.params.to(torch.float64)  # [K, R, N]
+    w_star = bne_linear_coefficient(mechanism, n_agents, pri)
+    l2 = l2_linear(w, w_star, pri) if w_star is not None else torch.full_like(w, math.nan)
+    if "bid_function" in traj.extras and "l2_bid_function" in traj.extras:
+        l2_bid = traj.extras["l2_bid_function"]
+    else:
+        nodes = value_quantiles(pri, 1024)
+        try:
+            target = bne_bid(mechanism, n_agents, pri, nodes)
+            l2_bid = l2_distance(w[..., None] * nodes, target)
+        except ValueError:
+            l2_bid = torch.full_like(w, math.nan)
+    k, runs, agents = w.shape
+    idx_k, idx_r, idx_a = torch.meshgrid(torch.arange(k), torch.arange(runs),
+                                         torch.arange(agents), indexing="ij")
+    seeds = torch.tensor(traj.seeds)
+    return pd.DataFrame({
+        "learner": traj.learner,
+        "n_agents": n_agents,
+        "mechanism": mechanism,
+        "seed": seeds[idx_r].reshape(-1).numpy(),
+        "run": idx_r.reshape(-1).numpy(),
+        "step": traj.steps[idx_k].reshape(-1).numpy(),
+        "samples": traj.samples[idx_k].reshape(-1).numpy(),
+        "agent": idx_a.reshape(-1).numpy(),
+        "w": w.reshape(-1).numpy(),
+        "l2": l2.reshape(-1).numpy(),
+        "l2_bid": l2_bid.reshape(-1).numpy(),
+    })
+
+
+def run_learner(name: str, n_agents: int, mechanism: str = "first_price", seeds=(0,),
+                budget_samples: int = 10_000_000, *, w0=0.9, config=None,
+                prior: dict | None = None, records: int = 100) -> pd.DataFrame:
+    """Train learner ``name`` on every seed with a budget of sampled valuations per run.
+
+    ``name``: ``smoothed`` | ``npga`` | ``reinforce`` | ``hedge`` | ``ppo``. ``config`` is the
+    learner's config dataclass or a mapping of overrides of its defaults. The number of steps is
+    ``budget_samples // samples_per_step`` (at least 1); about ``records`` steps are recorded.
+    Hedge starts from weights peaked at w0·v (uniform weights if ``w0=None``). PPO (TorchRL on
+    the PettingZoo env, :func:`diffauction.marl.train_ppo`) runs one seed at a time, spends
+    ``budget_samples // n_agents`` frames and ignores w0.
+
+    Returns the :func:`trajectory_frame` of the run(s); ``df.attrs`` holds ``wall_s`` (training
+    wall time), ``steps``, ``samples_per_step`` and the config used.
+    """
+    if name == "ppo":
+        return _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior)
+    cfg = make_config(name, config)
+    per_step = cfg.samples_per_step(n_agents)
+    steps = max(1, budget_samples // per_step)
+    record_every = max(1, steps // max(1, records))
+    start = time.perf_counter()
+    traj = TRAINERS[name](n_agents, list(seeds), steps, w0=w0, mechanism=mechanism, config=cfg,
+                          prior=prior, record_every=record_every)
+    wall = time.perf_counter() - start
+    frame = trajectory_frame(traj, n_agents, mechanism, prior)
+    frame.attrs.update(wall_s=wall, steps=steps, samples_per_step=per_step, config=asdict(cfg))
+    return frame
+
+
+def _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior) -> pd.DataFrame:
+    from .marl import PPOConfig, train_ppo  # optional extra [marl]
+
+    cfg = config if isinstance(config, PPOConfig) else replace(PPOConfig(), **dict(config or {}))
+    frames, wall = [], 0.0
+    for run, seed in enumerate(seeds):
+        start = time.perf_counter()
+        result = train_ppo(n_agents, mechanism, int(seed),
+                           frames=max(1, budget_samples // n_agents), config=cfg, prior=prior)
+        wall += time.perf_counter() - start
+        frame = trajectory_frame(result.trajectory, n_agents, mechanism, prior)
+        frame["run"] = run
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs.update(wall_s=wall, config=asdict(cfg))
+    return out
+
+
+__all__ = [
+    "HedgeConfig", "NPGAConfig", "ReinforceConfig", "SmoothedConfig", "Trajectory",
+    "competing_bids", "expected_hard_utility", "fit_slope", "make_config", "npga_gradient",
+    "reinforce_gradient", "run_learner", "train_hedge", "train_npga", "train_reinforce",
+    "train_smoothed", "trajectory_frame", "utility_against",
+]

@@ -1,0 +1,148 @@
+"""Figures of the mechanism comparison (report section "Mechanism comparison"), from the tables
+:mod:`diffauction.convergence` writes; styled by :mod:`diffauction.plotstyle`."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import NullLocator, ScalarFormatter
+import pandas as pd
+import torch
+
+from . import plotstyle
+from .convergence import LABELS, TRUTHFUL, bne_function, target, value_grid
+
+MARKERS = {True: "o", False: "s"}
+#: index into the 10-colour palette per mechanism: distinct hues, grey for all-pay (no target)
+COLOR_INDEX = {"first_price": 0, "second_price": 1, "all_pay": 7, "pay_as_bid": 3,
+               "uniform_price": 4, "llg_vcg": 5, "llg_nearest_vcg": 2}
+
+
+def mechanism_colors(mechanisms) -> dict[str, tuple]:
+    """One colour per mechanism, the same in every figure."""
+    palette = plotstyle.colors(10)
+    return {m: palette[COLOR_INDEX[m]] for m in LABELS if m in set(mechanisms)}
+
+
+def _beta_axis(ax, betas) -> None:
+    ax.set_xscale("log")
+    ax.set_xticks(list(betas))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def convergence_figure(curves: pd.DataFrame, summary: pd.DataFrame, noise: pd.DataFrame,
+                       tolerances: list[float], steps: int, *paths) -> None:
+    """(a) L2 to the target against steps at β_main (median, interquartile band), all-pay
+    against its BNE (dashed); (b) median steps until L2 stays ≤ the main tolerance against β,
+    with interquartile bars, runs that never got there marked at the budget; (c) gradient noise
+    over curvature at the target against β."""
+    plotstyle.apply()
+    fig, (left, middle, right) = plt.subplots(
+        1, 3, figsize=(plotstyle.WIDTH_IN, plotstyle.HEIGHT_IN * 1.2),
+        gridspec_kw={"width_ratios": [1.3, 1, 1]})
+    mechanisms = [m for m in LABELS if m in set(curves["mechanism"])]
+    colors = mechanism_colors(mechanisms)
+    for m in mechanisms:
+        c = curves[curves["mechanism"] == m].sort_values("step")
+        column, style = ("l2_target", "-") if c["l2_target_median"].notna().all() else (
+            "l2_bne", "--")
+        left.plot(c["step"], c[f"{column}_median"], style, color=colors[m], lw=1.1,
+                  label=LABELS[m] + (" (to BNE)" if column == "l2_bne" else ""))
+        left.fill_between(c["step"], c[f"{column}_q25"], c[f"{column}_q75"], color=colors[m],
+                          alpha=plotstyle.BAND_ALPHA, lw=0)
+    for i, tol in enumerate(tolerances):
+        left.axhline(tol, color="0.3", lw=0.8, ls="-" if i == 0 else ":")
+    left.set_yscale("log")
+    left.set_xlabel("step")
+    left.set_ylabel("$L_2$ to target (worst agent)")
+    beta_main = float(curves["beta"].iloc[0])
+    left.set_title(rf"$L_2$ against steps, $\beta={beta_main:g}$")
+
+    main_tol = tolerances[0]
+    s = summary[summary["tolerance"] == main_tol]
+    for m in mechanisms:
+        g = s[s["mechanism"] == m].sort_values("beta")
+        if g["target"].iloc[0] == "none":
+            continue
+        marker = MARKERS[m in TRUTHFUL]
+        finite = np.isfinite(g["median_step"].to_numpy())
+        lower = (g["median_step"] - g["q25_step"]).to_numpy()
+        upper = np.where(np.isfinite(g["q75_step"]), g["q75_step"] - g["median_step"], 0.0)
+        middle.errorbar(g["beta"][finite], g["median_step"][finite],
+                        yerr=[lower[finite], upper[finite]], color=colors[m], marker=marker,
+                        ms=3.5, lw=1.0, capsize=2, label=LABELS[m])
+        if (~finite).any():
+            middle.scatter(g["beta"][~finite], [steps * 1.4] * int((~finite).sum()),
+                           facecolors="none", edgecolors=colors[m], marker=marker, s=18)
+    middle.axhline(steps, color="0.3", lw=0.8, ls=":")
+    _beta_axis(middle, sorted(s["beta"].unique()))
+    middle.set_yscale("log")
+    middle.set_xlabel(r"$\beta$")
+    middle.set_ylabel(f"steps until $L_2 \\leq {main_tol:g}$ for good")
+    middle.set_title("Convergence step (median, IQR)")
+
+    for m in mechanisms:
+        g = noise[noise["mechanism"] == m].sort_values("beta")
+        if g.empty:
+            continue
+        right.plot(g["beta"], g["noise_to_curvature"], color=colors[m],
+                   marker=MARKERS[m in TRUTHFUL], ms=3.5, lw=1.0, label=LABELS[m])
+    _beta_axis(right, sorted(noise["beta"].unique()))
+    right.set_yscale("log")
+    right.set_xlabel(r"$\beta$")
+    right.set_ylabel(r"$\sigma_g / \kappa$ at the target")
+    right.set_title("Gradient noise / curvature")
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    plotstyle.save(fig, *paths)
+
+
+def bid_function_figure(runs: pd.DataFrame, section: dict, *paths) -> None:
+    """Learned (tail-averaged) bid functions at β_main, mean over seeds and learning agents with
+    a min–max band, against the BNE (dashed) and, where it differs, the target (dotted)."""
+    plotstyle.apply()
+    beta_main = float(section["beta_main"])
+    mechanisms = [m for m in LABELS if m in set(runs["mechanism"])]
+    colors = mechanism_colors(mechanisms)
+    cols = 4
+    rows = math.ceil((len(mechanisms) + 1) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(plotstyle.WIDTH_IN, 1.75 * rows),
+                             sharex=True, sharey=True)
+    axes = np.atleast_1d(axes).reshape(-1)
+    grid = value_grid(section, 201)
+    v = grid.numpy()
+    high = float(section["prior"].get("high", 1.0))
+    for ax, m in zip(axes, mechanisms, strict=False):
+        g = runs[(runs["mechanism"] == m) & (runs["beta"] == beta_main)]
+        a = torch.tensor(g["a_tail"].to_numpy())[:, None]
+        w = torch.tensor(g["w_tail"].to_numpy())[:, None]
+        bids = (a + w * grid).clamp_min(0.0) if m.startswith("llg") else w * grid
+        bids = bids.numpy()
+        ax.fill_between(v, bids.min(0), bids.max(0), color=colors[m],
+                        alpha=plotstyle.BAND_ALPHA, lw=0)
+        ax.plot(v, bids.mean(0), color=colors[m], lw=1.3, label="learned")
+        ax.plot(v, bne_function(m, section)(grid).numpy(), **plotstyle.BNE_STYLE, label="BNE")
+        kind, reference = target(m, section)
+        if reference is not None and kind != "BNE":
+            ax.plot(v, reference(grid).numpy(), **plotstyle.SMOOTHED_STYLE, zorder=5,
+                    label="linear-restricted eq.")
+        ax.set_title(LABELS[m])
+        ax.set_ylim(-0.05 * high, 1.05 * high)
+    for ax in axes[len(mechanisms):]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color="0.2", lw=1.3, label="learned (mean, min–max)"),
+               plt.Line2D([], [], **plotstyle.BNE_STYLE, label="BNE"),
+               plt.Line2D([], [], **plotstyle.SMOOTHED_STYLE, label="linear-restricted eq.")]
+    axes[len(mechanisms)].legend(handles=handles, loc="center", frameon=False)
+    for ax in axes[::cols]:
+        ax.set_ylabel("bid")
+    for ax in axes[-cols:]:
+        ax.set_xlabel("value $v$")
+    fig.suptitle(rf"Learned bid functions at $\beta={beta_main:g}$ (tail average)", fontsize=9)
+    fig.tight_layout()
+    plotstyle.save(fig, *paths)
