@@ -16,6 +16,8 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/mechanisms.smk"
+include: "workflow/rules/nonlinear.smk"
+include: "workflow/rules/learners.smk"
 include: "workflow/rules/paper.smk"
 
 
@@ -29,3 +31,8 @@ rule all:
         "figures/overshading_annealing.png",
         "figures/mechanisms_convergence.png",
         "figures/mechanisms_bids.png",
+        "figures/nonlinear_asymmetric.png",
+        "figures/nonlinear_bids.png",
+        "figures/nonlinear_convergence.png",
+        "figures/learners_comparison.png",
+        "results/learners/summary.csv",

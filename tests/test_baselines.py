@@ -15,6 +15,8 @@ from diffauction.baselines import (
     SmoothedConfig,
     competing_bids,
     expected_hard_utility,
+    grid_feedback,
+    grid_feedback_reference,
     npga_gradient,
     run_learner,
     train_hedge,
@@ -96,8 +98,10 @@ def test_npga_sample_count(baseline, evaluations):
     cfg = NPGAConfig(population=16, batch_size=32, baseline=baseline)
     traj = train_npga(3, [0], 10, config=cfg, record_every=4)
     assert traj.steps.tolist() == [0, 4, 8, 10]
-    assert traj.samples.tolist() == [t * evaluations * 32 * 3 for t in (0, 4, 8, 10)]
-    assert traj.samples_per_run == 10 * evaluations * 32 * 3
+    # samples = valuations drawn; the population's evaluations of them are counted separately
+    assert traj.samples.tolist() == [t * 32 * 3 for t in (0, 4, 8, 10)]
+    assert traj.samples_per_run == 10 * 32 * 3
+    assert traj.evaluations_per_sample == evaluations
 
 
 @pytest.mark.parametrize("name", ["reinforce", "hedge"])
@@ -210,6 +214,49 @@ def test_run_learner_frame(name, config):
     assert len(df) == df["step"].nunique() * 2 * 2
 
 
+@pytest.mark.parametrize("name", ["smoothed", "npga", "reinforce", "hedge"])
+def test_run_learner_log_spaced_records(name):
+    config = {"smoothed": {"batch_size": 64}, "npga": {"population": 4, "batch_size": 32},
+              "reinforce": {"batch_size": 64}, "hedge": {"batch_size": 32, "value_bins": 8,
+                                                         "bid_points": 9}}[name]
+    df = run_learner(name, 2, seeds=[0], budget_samples=64 * 2 * 300, config=config,
+                     records=12, spacing="log")
+    steps = sorted(df["step"].unique())
+    assert steps[0] == 0 and steps[1] == 1 and steps[-1] == df.attrs["steps"]
+    assert 8 <= len(steps) <= 14
+    gaps = [b / a for a, b in zip(steps[1:-1], steps[2:], strict=True)]
+    assert max(gaps) < 4  # roughly even in log(step), not in step
+    evaluations = {"smoothed": 1, "npga": 5, "reinforce": 1, "hedge": 9}[name]
+    assert df.attrs["evaluations_per_sample"] == evaluations
+
+
+def test_smoothed_sobol_sampler_is_used():
+    iid = run_learner("smoothed", 2, seeds=[0], budget_samples=20_000, config={"batch_size": 64})
+    sobol = run_learner("smoothed", 2, seeds=[0], budget_samples=20_000,
+                        config={"batch_size": 64, "sampler": "sobol"})
+    assert iid["w"].tolist() != sobol["w"].tolist()
+
+
 def test_run_learner_rejects_unknown_learner():
     with pytest.raises(ValueError, match="learner"):
         run_learner("sgd", 2, seeds=[0], budget_samples=1000)
+
+
+# --- Hedge's full-information feedback: fast path against brute force --------------------------
+
+
+@pytest.mark.parametrize("mechanism", sorted(MECHANISMS))
+@pytest.mark.parametrize("n_agents", [2, 4])
+def test_grid_feedback_matches_brute_force(mechanism, n_agents):
+    gen = torch.Generator().manual_seed(n_agents)
+    runs, batch, bins, n_grid = 3, 200, 5, 9  # coarse grid: many ties at the top
+    grid = torch.linspace(0.0, 1.0, n_grid, dtype=torch.float64)
+    values = torch.rand((runs, batch, n_agents), generator=gen, dtype=torch.float64)
+    choice = torch.randint(0, n_grid, (runs, batch, n_agents), generator=gen)
+    bins_of = (values * bins).long()
+    rows = (torch.arange(runs)[:, None, None] * n_agents + torch.arange(n_agents)) * bins + bins_of
+    n_rows = runs * n_agents * bins
+    mech = make_mechanism(mechanism)
+    fast = grid_feedback(mech, values, choice, grid, rows, n_rows)
+    slow = grid_feedback_reference(mech, values, choice, grid, rows, n_rows)
+    torch.testing.assert_close(fast, slow, rtol=0, atol=1e-10)

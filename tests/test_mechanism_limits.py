@@ -13,10 +13,10 @@ from diffauction.learners import RunBatch, train
 from diffauction.mechanisms import (
     ALL_MECHANISMS,
     LLG_MECHANISMS,
+    LLGVCG,
     MECHANISMS,
     FirstPrice,
     LLGNearestVCG,
-    LLGVCG,
     PayAsBid,
     SecondPrice,
     UniformPrice,
@@ -172,7 +172,7 @@ def test_uniform_price_is_vcg_with_unit_demand():
         for r in range(bids.shape[0]):
             b = bids[r].tolist()
 
-            def best(agents, units):
+            def best(agents, units, b=b):
                 return sum(sorted((b[j] for j in agents), reverse=True)[:units])
 
             winners = sorted(range(n), key=lambda j: -b[j])[:k]

@@ -86,3 +86,55 @@ def test_tiny_config_end_to_end_to_pdf(tmp_path):
     plan = snakemake(work, "-n", "--cores", "1", "figures/week4_convergence.pdf")
     text = plan.stdout + plan.stderr
     assert "figure_week4" in text and "rule train" not in text and "rule analyze" not in text
+
+
+def planned_jobs(result) -> dict[str, int]:
+    """Rule → job count from a dry run's job-stats table."""
+    text = result.stdout + result.stderr
+    jobs, inside = {}, False
+    for line in text.splitlines():
+        if line.startswith("job ") and "count" in line:
+            inside = True
+            continue
+        if inside:
+            parts = line.split()
+            if not parts or parts[0].startswith("-"):
+                if parts and parts[0] == "total":
+                    break
+                continue
+            if parts[0] == "total":
+                break
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+@pytest.mark.slow
+@needs_latex
+def test_rerun_precision_after_a_full_build(tmp_path):
+    """Changing one experiment reruns only it and what depends on it; changing the figure style
+    reruns only the figures and the report."""
+    work = workflow_copy(tmp_path, TINY)
+    assert snakemake(work, "--cores", "2").returncode == 0
+
+    config_path = work / "config" / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["experiments"]["tradeoff"]["steps"] += 1
+    config_path.write_text(yaml.safe_dump(config))
+    plan = snakemake(work, "-n", "--cores", "1")
+    jobs = planned_jobs(plan)
+    text = plan.stdout + plan.stderr
+    assert jobs.get("train") == 1 and "experiment=tradeoff" in text, text[-3000:]
+    assert jobs.get("analyze") == 1
+    for untouched in ["week4", "overshading", "annealing_n2", "annealing_n5"]:
+        assert f"experiment={untouched}" not in text
+    assert "figure_week4" not in jobs and "macros_week4" not in jobs
+    assert "paper" in jobs
+
+    config["experiments"]["tradeoff"]["steps"] -= 1
+    config_path.write_text(yaml.safe_dump(config))
+    style = work / "src" / "diffauction" / "plotstyle.py"
+    style.write_text(style.read_text() + "\n# a style tweak\n")
+    plan = snakemake(work, "-n", "--cores", "1")
+    jobs = planned_jobs(plan)
+    assert jobs and all(rule.startswith("figure_") or rule in ("paper", "all") for rule in jobs), jobs
+    assert "figure_week4" in jobs and "paper" in jobs

@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ["Snakefile", "workflow", "config", "profiles", "paper/report.tex",
                   "paper/sections", "figures/README.md", "paper/generated/README.md",
                   "src/diffauction/plotstyle.py", "src/diffauction/plots.py",
-                  "src/diffauction/mechanism_figures.py"]
+                  "src/diffauction/mechanism_figures.py", "src/diffauction/nonlinear_figures.py"]
 
 
 def workflow_copy(destination: Path, config: Path | None = None) -> Path:

@@ -27,27 +27,28 @@ Learners
 ``run_learner`` runs any of them, or the smoothed trainer (``"smoothed"``) or the MARL PPO
 (``"ppo"``, :mod:`diffauction.marl`), under one interface and returns a tidy DataFrame.
 
-Sample accounting ("samples" = valuations drawn per run, cumulative)
------------------------------------------------------------------------------------------------
-=============  =============================================================================
-smoothed       batch · agents per step (as ``TrainResult.samples_per_run``)
-npga           (population + 1{baseline = "current"}) · batch · agents per step: every
-               population member is a separate evaluation of the hard utility on the batch,
-               and so is the unperturbed evaluation used as baseline
-reinforce      batch · agents per step
-hedge          batch · agents per step (the full-information counterfactuals re-use them)
-=============  =============================================================================
+Compute accounting
+------------------
+One unit for every learner: ``samples`` = valuations drawn per run, cumulative, i.e.
+batch · agents per step (as ``TrainResult.samples_per_run``). How often a learner evaluates the
+(hard or smoothed) utility on each drawn valuation differs and is reported beside it as
+``evaluations_per_sample`` (each config's method of that name); wall time is measured by
+:func:`run_learner`.
 
-Typical results (N=2 first price from w0 = 0.9, 8 seeds, defaults, mean L2 of the final slope)
------------------------------------------------------------------------------------------------
-=============  ==========  ==========  ==========
-learner        10⁶ samples 10⁷         10⁸
-=============  ==========  ==========  ==========
-smoothed β=50  0.196       0.0019      0.0119 (the β = 50 fixed point 0.48; passing at 10⁷)
-npga           0.148       0.0059      0.0073 (Adam noise; fixed point ≈ 0.49)
-reinforce      0.019       0.0142      —      (bid noise s ≥ 0.01 biases it to ≈ 0.475)
-hedge          0.0014      0.0064      —      (L2 of its bid function ≈ 0.008: the bid grid)
-=============  ==========  ==========  ==========
+=============  =====================  =====================================================
+learner        samples per step       utility evaluations per sample
+=============  =====================  =====================================================
+smoothed       batch · agents         1 (the smoothed utility's closed-form bid gradient)
+npga           batch · agents         population + 1{baseline = "current"}: every member,
+                                      and the unperturbed baseline, is evaluated on the batch
+reinforce      batch · agents         1 (one noisy bid per sample)
+hedge          batch · agents         bid_points: full-information counterfactuals, every
+                                      grid bid against the sample's opponents
+ppo            frames · agents        1 (one env step per frame; epochs re-use the batch)
+=============  =====================  =====================================================
+
+The comparison of the report (:mod:`diffauction.comparison`, ``config.yaml: comparison``) runs
+these learners with tuned settings; its table is the reference for their sample efficiency.
 
 Ties
 ----
@@ -134,8 +135,20 @@ def _draw(kind: str, generators, shape: tuple[int, ...], dtype, device) -> torch
     return out
 
 
-def _record_steps(steps: int, record_every: int) -> list[int]:
+def _record_steps(steps: int, record_every: int, record_steps=None) -> list[int]:
+    """Steps whose parameters are recorded: 0, every ``record_every``-th and the last one, or
+    0, the given ``record_steps`` (within 1..steps) and the last one."""
+    if record_steps is not None:
+        return sorted({0, steps} | {int(t) for t in record_steps if 1 <= int(t) <= steps})
     return [0] + [t for t in range(1, steps + 1) if t % record_every == 0 or t == steps]
+
+
+def log_record_steps(steps: int, records: int) -> list[int]:
+    """About ``records`` steps spaced evenly in log(step) over 1..steps (for log-log plots)."""
+    if steps <= records:
+        return list(range(1, steps + 1))
+    points = torch.logspace(0.0, math.log10(steps), records, dtype=torch.float64)
+    return sorted({int(round(float(t))) for t in points} | {steps})
 
 
 def _w0_tensor(w0, runs: int, agents: int, dtype, device) -> torch.Tensor:
@@ -158,6 +171,7 @@ class Trajectory:
     samples_per_step: int
     final: torch.Tensor  # [runs, agents]
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    evaluations_per_sample: int = 1  # utility evaluations per drawn valuation (accounting)
 
     @property
     def samples_per_run(self) -> int:
@@ -185,8 +199,11 @@ class NPGAConfig:
     device: str = "cpu"
 
     def samples_per_step(self, n_agents: int) -> int:
-        evaluations = self.population + (1 if self.baseline == "current" else 0)
-        return evaluations * self.batch_size * n_agents
+        return self.batch_size * n_agents
+
+    def evaluations_per_sample(self) -> int:
+        """Every population member, and the unperturbed baseline, is evaluated on the batch."""
+        return self.population + (1 if self.baseline == "current" else 0)
 
 
 def npga_gradient(mechanism: Mechanism, values: torch.Tensor, theta: torch.Tensor,
@@ -212,7 +229,7 @@ def npga_gradient(mechanism: Mechanism, values: torch.Tensor, theta: torch.Tenso
 
 def train_npga(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                config: NPGAConfig | None = None, prior: dict | None = None,
-               record_every: int = 1) -> Trajectory:
+               record_every: int = 1, record_steps=None) -> Trajectory:
     """Run NPGA for ``len(seeds)`` independent runs in one batched program."""
     cfg = config or NPGAConfig()
     device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
@@ -226,7 +243,7 @@ def train_npga(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first
     adam = Adam(theta, cfg.adam_betas, cfg.adam_eps)
     per_step = cfg.samples_per_step(agents)
 
-    record = _record_steps(steps, record_every)
+    record = _record_steps(steps, record_every, record_steps)
     hist = torch.empty((len(record), runs, agents), dtype=dtype)
     hist[0] = theta.cpu()
     k = 1
@@ -246,7 +263,7 @@ def train_npga(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first
     return Trajectory(
         learner="npga", seeds=list(seeds), steps=torch.tensor(record), params=hist,
         samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
-        final=theta.cpu().clone(),
+        final=theta.cpu().clone(), evaluations_per_sample=cfg.evaluations_per_sample(),
     )
 
 
@@ -273,6 +290,9 @@ class ReinforceConfig:
     def samples_per_step(self, n_agents: int) -> int:
         return self.batch_size * n_agents
 
+    def evaluations_per_sample(self) -> int:
+        return 1
+
 
 def reinforce_gradient(mechanism: Mechanism, values: torch.Tensor, w: torch.Tensor,
                        sigma: torch.Tensor, noise: torch.Tensor, v_max: float
@@ -293,7 +313,7 @@ def reinforce_gradient(mechanism: Mechanism, values: torch.Tensor, w: torch.Tens
 
 def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                     config: ReinforceConfig | None = None, prior: dict | None = None,
-                    record_every: int = 1) -> Trajectory:
+                    record_every: int = 1, record_steps=None) -> Trajectory:
     """Run REINFORCE for ``len(seeds)`` independent runs in one batched program."""
     cfg = config or ReinforceConfig()
     device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
@@ -308,7 +328,7 @@ def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "
     adam_s = Adam(log_sigma, cfg.adam_betas, cfg.adam_eps)
     per_step = cfg.samples_per_step(agents)
 
-    record = _record_steps(steps, record_every)
+    record = _record_steps(steps, record_every, record_steps)
     hist = torch.empty((len(record), runs, agents), dtype=dtype)
     hist_sigma = torch.empty_like(hist)
     hist[0], hist_sigma[0] = w.cpu(), log_sigma.exp().cpu()
@@ -328,6 +348,7 @@ def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "
         learner="reinforce", seeds=list(seeds), steps=torch.tensor(record), params=hist,
         samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
         final=w.cpu().clone(), extras={"sigma": hist_sigma},
+        evaluations_per_sample=cfg.evaluations_per_sample(),
     )
 
 
@@ -351,6 +372,68 @@ class HedgeConfig:
     def samples_per_step(self, n_agents: int) -> int:
         return self.batch_size * n_agents
 
+    def evaluations_per_sample(self) -> int:
+        """Full information: every grid bid's utility against each sample's opponents."""
+        return self.bid_points
+
+
+#: payment = x·(own·b + competing·m) + always·b, x the (expected) allocation
+_PAYMENT_RULES = {"first_price": (1.0, 0.0, 0.0), "second_price": (0.0, 1.0, 0.0),
+                  "all_pay": (0.0, 0.0, 1.0)}
+
+
+def grid_feedback_reference(mechanism: Mechanism, values: torch.Tensor, choice: torch.Tensor,
+                            grid: torch.Tensor, rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """Full-information feedback, by brute force: [n_rows, G], row ρ summing over the samples s
+    with ``rows[s] = ρ`` the utility of *every* grid bid against that sample's opponents.
+
+    ``values``, ``choice`` (grid indices of the bids played) and ``rows`` are [runs, batch,
+    agents]. Costs O(samples · G); :func:`grid_feedback` computes the same in O(samples + rows · G).
+    """
+    bids = grid[choice]
+    m, ties = competing_bids(bids)
+    u = utility_against(mechanism, values[..., None], grid, m[..., None], ties[..., None])
+    out = torch.zeros((n_rows, grid.numel()), dtype=values.dtype, device=values.device)
+    return out.index_add_(0, rows.reshape(-1), u.reshape(-1, grid.numel()))
+
+
+def grid_feedback(mechanism: Mechanism, values: torch.Tensor, choice: torch.Tensor,
+                  grid: torch.Tensor, rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """:func:`grid_feedback_reference` by histograms and cumulative sums (first price, second
+    price, all-pay; other mechanisms fall back to the reference).
+
+    Against a sample whose highest competing bid is grid point j (k opponents there), grid bid
+    g wins if g > j and wins with probability 1/(k+1) if g = j. So, per row, with histograms
+    over j of the samples' counts and values, Σ_s 1[g > j_s]·(…) is an exclusive cumulative
+    sum over j and the ties are the histogram at g itself: a winner paying its bid gives
+    Σ_s 1[g > j_s](v_s − g) = V(<g) − g·C(<g), one paying m gives Σ_s 1[g > j_s](v_s − m_s).
+    """
+    if mechanism.name not in _PAYMENT_RULES:
+        return grid_feedback_reference(mechanism, values, choice, grid, rows, n_rows)
+    own, comp, always = _PAYMENT_RULES[mechanism.name]
+    n_grid = grid.numel()
+    j, ties = competing_bids(choice.to(values.dtype))  # index of m_s, opponents tied there
+    j = j.long()
+    m = grid[j]
+    share = 1.0 / (ties + 1.0)
+    index = (rows * n_grid + j).reshape(-1)
+
+    def hist(weights: torch.Tensor) -> torch.Tensor:  # [n_rows, G]
+        out = torch.zeros(n_rows * n_grid, dtype=values.dtype, device=values.device)
+        return out.index_add_(0, index, weights.reshape(-1)).view(n_rows, n_grid)
+
+    def below(h: torch.Tensor) -> torch.Tensor:  # Σ over j < g
+        return h.cumsum(-1) - h
+
+    count = hist(torch.ones_like(values))
+    win_value = hist(values - comp * m)  # what a winner keeps, before paying own·g
+    tie_value = hist((values - comp * m) * share)
+    tie_count = hist(share)
+    feedback = below(win_value) + tie_value - own * grid * (below(count) + tie_count)
+    if always:  # all-pay: every sample pays its bid, won or lost
+        feedback = feedback - always * grid * count.sum(-1, keepdim=True)
+    return feedback
+
 
 def fit_slope(midpoints: torch.Tensor, bids: torch.Tensor) -> torch.Tensor:
     """Least-squares slope through the origin of bids [..., V] on value midpoints [V]."""
@@ -359,7 +442,7 @@ def fit_slope(midpoints: torch.Tensor, bids: torch.Tensor) -> torch.Tensor:
 
 def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "first_price",
                 config: HedgeConfig | None = None, prior: dict | None = None,
-                record_every: int = 1) -> Trajectory:
+                record_every: int = 1, record_steps=None) -> Trajectory:
     """Run Hedge for ``len(seeds)`` independent runs in one batched program.
 
     State: cumulative utilities S [runs, agents, bins, grid]; mixed strategy p = softmax(η·S + L0)
@@ -387,6 +470,8 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
     # flat row of (run, agent, bin) in cum_utility.view(-1, G)
     row_base = (torch.arange(runs, device=device)[:, None, None] * agents
                 + torch.arange(agents, device=device)[None, None, :]) * n_bins
+    n_rows_total = runs * agents * n_bins
+    offsets = torch.arange(n_rows_total, dtype=dtype, device=device)[:, None]
     try:
         bne_mids = bne_bid(mechanism, agents, pri, mids.to(torch.float64))
     except ValueError:
@@ -396,7 +481,7 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
     def strategy() -> torch.Tensor:
         return torch.softmax(cfg.eta * cum_utility + logits0, dim=-1)
 
-    record = _record_steps(steps, record_every)
+    record = _record_steps(steps, record_every, record_steps)
     hist_bids = torch.empty((len(record), runs, agents, n_bins), dtype=torch.float64)
     hist_bids[0] = (strategy() @ grid).cpu()
     k = 1
@@ -404,14 +489,15 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
         values = pri.transform(_draw("rand", generators, (batch, agents), dtype, device))
         coin = _draw("rand", generators, (batch, agents), dtype, device)
         bins = (pri.cdf(values) * n_bins).long().clamp_(0, n_bins - 1)  # [R, B, N]
-        probs = strategy()  # [R, N, V, G]
         rows = row_base + bins  # [R, B, N]
-        cdf = probs.reshape(-1, n_grid).cumsum(-1)[rows]  # [R, B, N, G]
-        choice = torch.searchsorted(cdf, coin[..., None]).clamp_(max=n_grid - 1)[..., 0]
-        bids = grid[choice]
-        m, ties = competing_bids(bids)
-        u = utility_against(mech, values[..., None], grid, m[..., None], ties[..., None])
-        cum_utility.view(-1, n_grid).index_add_(0, rows.reshape(-1), u.reshape(-1, n_grid))
+        # inverse-CDF sampling in one sorted search: row ρ's CDF shifted to [ρ, ρ + 1]
+        cdf = strategy().reshape(-1, n_grid).cumsum(-1)
+        cdf[:, -1] = 1.0  # exact, so the shifted rows never overlap
+        shifted = (cdf + offsets).reshape(-1)
+        choice = torch.searchsorted(shifted, coin + rows.to(dtype)) - rows * n_grid
+        choice.clamp_(0, n_grid - 1)
+        cum_utility.view(-1, n_grid).add_(
+            grid_feedback(mech, values, choice, grid, rows, n_rows_total))
         if k < len(record) and record[k] == t:
             hist_bids[k] = (strategy() @ grid).cpu()
             k += 1
@@ -426,6 +512,7 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
         learner="hedge", seeds=list(seeds), steps=torch.tensor(record), params=slopes,
         samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
         final=slopes[-1].clone(), extras=extras,
+        evaluations_per_sample=cfg.evaluations_per_sample(),
     )
 
 
@@ -447,16 +534,20 @@ class SmoothedConfig:
     beta_schedule: str = "constant"
     optimizer: str = "adam"
     gradient: str = "analytic"
+    sampler: str = "iid"  # iid | antithetic | sobol (diffauction.learners.ValueSampler)
     dtype: str = "float32"
     device: str = "cpu"
 
     def samples_per_step(self, n_agents: int) -> int:
         return self.batch_size * n_agents
 
+    def evaluations_per_sample(self) -> int:
+        return 1
+
 
 def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                    config: SmoothedConfig | None = None, prior: dict | None = None,
-                   record_every: int = 1) -> Trajectory:
+                   record_every: int = 1, record_steps=None) -> Trajectory:
     """:func:`diffauction.learners.train` on a :class:`RunBatch`, returned as a Trajectory."""
     cfg = config or SmoothedConfig()
     runs = len(seeds)
@@ -467,15 +558,21 @@ def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "f
         lr_start=[cfg.lr] * runs, lr_end=[cfg.lr_end or cfg.lr] * runs,
         w0=w0_list, batch_size=cfg.batch_size, steps=steps, mechanism=mechanism,
         prior=dict(prior or DEFAULT_PRIOR), beta_schedule=cfg.beta_schedule,
-        lr_schedule=cfg.lr_schedule, optimizer=cfg.optimizer, record_every=record_every,
-        gradient=cfg.gradient, dtype=cfg.dtype, device=cfg.device,
+        lr_schedule=cfg.lr_schedule, optimizer=cfg.optimizer,
+        record_every=1 if record_steps is not None else record_every,
+        gradient=cfg.gradient, sampler=cfg.sampler, dtype=cfg.dtype, device=cfg.device,
     )
     result = train(setup)
+    keep = torch.arange(len(result.steps))
+    if record_steps is not None:  # the trainer records every step: keep the requested ones
+        keep = torch.tensor(_record_steps(steps, 1, record_steps))
     per_step = cfg.samples_per_step(n_agents)
+    rec = result.steps[keep]
     return Trajectory(
-        learner="smoothed", seeds=list(seeds), steps=result.steps, params=result.params,
-        samples=result.steps.to(torch.int64) * per_step, samples_per_step=per_step,
-        final=result.final, extras={"beta": result.beta, "lr": result.lr},
+        learner="smoothed", seeds=list(seeds), steps=rec, params=result.params[keep],
+        samples=rec.to(torch.int64) * per_step, samples_per_step=per_step,
+        final=result.final, extras={"beta": result.beta[keep], "lr": result.lr[keep]},
+        evaluations_per_sample=cfg.evaluations_per_sample(),
     )
 
 
@@ -540,31 +637,37 @@ def trajectory_frame(traj: Trajectory, n_agents: int, mechanism: str,
 
 def run_learner(name: str, n_agents: int, mechanism: str = "first_price", seeds=(0,),
                 budget_samples: int = 10_000_000, *, w0=0.9, config=None,
-                prior: dict | None = None, records: int = 100) -> pd.DataFrame:
+                prior: dict | None = None, records: int = 100,
+                spacing: str = "linear") -> pd.DataFrame:
     """Train learner ``name`` on every seed with a budget of sampled valuations per run.
 
     ``name``: ``smoothed`` | ``npga`` | ``reinforce`` | ``hedge`` | ``ppo``. ``config`` is the
     learner's config dataclass or a mapping of overrides of its defaults. The number of steps is
-    ``budget_samples // samples_per_step`` (at least 1); about ``records`` steps are recorded.
+    ``budget_samples // samples_per_step`` (at least 1); about ``records`` steps are recorded,
+    evenly spaced (``spacing="linear"``) or evenly in log(step) (``spacing="log"``).
     Hedge starts from weights peaked at w0·v (uniform weights if ``w0=None``). PPO (TorchRL on
     the PettingZoo env, :func:`diffauction.marl.train_ppo`) runs one seed at a time, spends
     ``budget_samples // n_agents`` frames and ignores w0.
 
     Returns the :func:`trajectory_frame` of the run(s); ``df.attrs`` holds ``wall_s`` (training
-    wall time), ``steps``, ``samples_per_step`` and the config used.
+    wall time), ``steps``, ``samples_per_step``, ``evaluations_per_sample`` and the config used.
     """
+    if spacing not in ("linear", "log"):
+        raise ValueError(f"spacing: unknown {spacing!r}; allowed: ['linear', 'log']")
     if name == "ppo":
         return _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior)
     cfg = make_config(name, config)
     per_step = cfg.samples_per_step(n_agents)
     steps = max(1, budget_samples // per_step)
     record_every = max(1, steps // max(1, records))
+    record_steps = log_record_steps(steps, records) if spacing == "log" else None
     start = time.perf_counter()
     traj = TRAINERS[name](n_agents, list(seeds), steps, w0=w0, mechanism=mechanism, config=cfg,
-                          prior=prior, record_every=record_every)
+                          prior=prior, record_every=record_every, record_steps=record_steps)
     wall = time.perf_counter() - start
     frame = trajectory_frame(traj, n_agents, mechanism, prior)
-    frame.attrs.update(wall_s=wall, steps=steps, samples_per_step=per_step, config=asdict(cfg))
+    frame.attrs.update(wall_s=wall, steps=steps, samples_per_step=per_step,
+                       evaluations_per_sample=traj.evaluations_per_sample, config=asdict(cfg))
     return frame
 
 
@@ -582,13 +685,17 @@ def _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior) -> pd.Da
         frame["run"] = run
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
-    out.attrs.update(wall_s=wall, config=asdict(cfg))
+    per_step = cfg.frames_per_batch * n_agents
+    out.attrs.update(wall_s=wall, steps=int(out["step"].max()), samples_per_step=per_step,
+                     evaluations_per_sample=1, config=asdict(cfg))
     return out
 
 
 __all__ = [
     "HedgeConfig", "NPGAConfig", "ReinforceConfig", "SmoothedConfig", "Trajectory",
-    "competing_bids", "expected_hard_utility", "fit_slope", "make_config", "npga_gradient",
+    "competing_bids", "expected_hard_utility", "fit_slope", "grid_feedback",
+    "grid_feedback_reference", "log_record_steps", "make_config",
+    "npga_gradient",
     "reinforce_gradient", "run_learner", "train_hedge", "train_npga", "train_reinforce",
     "train_smoothed", "trajectory_frame", "utility_against",
 ]

@@ -24,6 +24,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .comparison import validate_section as validate_comparison
 from .convergence import validate_section
 from .learners import RunBatch
 
@@ -170,9 +171,114 @@ def _semantic_errors(cfg: dict) -> list[str]:
                     value["end"] != value["start"]:
                 messages.append(f"{key}.{sub}: a constant schedule needs end == start "
                                 f"(got start={value['start']}, end={value['end']})")
+        messages += _setting_errors(key, exp)
     if "mechanism_comparison" in cfg:
         messages += validate_section(cfg["mechanism_comparison"])
+    if "comparison" in cfg:
+        messages += validate_comparison(cfg["comparison"])
     return messages
+
+
+MLP_KEYS = ("hidden", "shared", "activation", "output", "pretrain", "pretrain_steps")
+BNE_METRICS = ("l2", "linf", "utility_loss")
+
+
+def _prior_errors(key: str, prior: dict) -> list[str]:
+    """Shape parameters present exactly for a Beta prior; ``low < high`` for agent priors (the
+    shared prior's bounds are checked above)."""
+    messages = []
+    if prior.get("name") == "beta":
+        missing = [k for k in ("a", "b") if k not in prior]
+        if missing:
+            messages.append(f"{key}.name: 'beta' needs the shape parameters a and b (numbers > 0),"
+                            f" missing {missing}; allowed: uniform {{low, high}} or beta "
+                            "{a, b, low, high}")
+    else:
+        for k in ("a", "b"):
+            if k in prior:
+                messages.append(f"{key}.{k}: only a beta prior has shape parameters; allowed: "
+                                "remove it, or name: beta")
+    return messages
+
+
+def _setting_errors(key: str, exp: dict) -> list[str]:
+    """Priors, policy, risk aversion and metrics of one experiment (issue: non-linear settings)."""
+    messages = _prior_errors(f"{key}.prior", exp["prior"])
+    agent_priors = exp.get("agent_priors")
+    n_agents = exp["n_agents"]
+    if agent_priors is not None:
+        for i, prior in enumerate(agent_priors):
+            messages += _prior_errors(f"{key}.agent_priors.{i}", prior)
+            low, high = prior.get("low", 0.0), prior.get("high", 1.0)
+            if not high > low:
+                messages.append(f"{key}.agent_priors.{i}: high ({high}) must exceed low ({low});"
+                                " allowed: low < high")
+        if n_agents != len(agent_priors):
+            messages.append(f"{key}.agent_priors: {len(agent_priors)} priors for n_agents "
+                            f"{n_agents}; allowed: one prior per agent (n_agents a single integer "
+                            "equal to the list's length)")
+    rhos = _as_list(exp.get("risk_aversion", 1.0))
+    if any(r != 1.0 for r in rhos) and exp["mechanism"] != "first_price":
+        messages.append(f"{key}.risk_aversion: CRRA bidders are supported in first_price only, "
+                        f"got mechanism {exp['mechanism']!r}; allowed: 1, or mechanism "
+                        "first_price")
+    policy = exp["policy"]
+    name = policy["name"]
+    if name != "linear" and exp["gradient"] == "analytic":
+        messages.append(f"{key}.gradient: 'analytic' is the linear policy's closed form; policy "
+                        f"{name!r} needs allowed: autograd")
+    for k in MLP_KEYS:
+        if k in policy and name != "mlp":
+            messages.append(f"{key}.policy.{k}: only for policy mlp, got policy {name!r}; "
+                            "allowed: remove it, or name: mlp")
+    if "c0" in policy and name != "affine":
+        messages.append(f"{key}.policy.c0: only for policy affine, got policy {name!r}; "
+                        "allowed: remove it, or name: affine")
+    if policy.get("shared") and agent_priors is not None and \
+            any(p != agent_priors[0] for p in agent_priors):
+        messages.append(f"{key}.policy.shared: one network for all agents needs identical "
+                        "priors; allowed: false with differing agent_priors")
+    metrics = exp.get("metrics", "auto")
+    wanted = [m for m in BNE_METRICS if metrics != "auto" and m in metrics]
+    if wanted and not messages:
+        messages += _unknown_bne_errors(key, exp, wanted)
+    return messages
+
+
+def _unknown_bne_errors(key: str, exp: dict, wanted: list[str]) -> list[str]:
+    """A metric that needs the BNE, in a setting whose BNE the code does not know."""
+    from .equilibria import known_bne
+    from .priors import make_agent_priors
+
+    unknown = []
+    for n, rho in itertools.product(_as_list(exp["n_agents"]),
+                                    _as_list(exp.get("risk_aversion", 1.0))):
+        try:
+            priors = make_agent_priors(exp["prior"], exp.get("agent_priors"), n)
+            if known_bne(exp["mechanism"], priors, rho) is None:
+                unknown.append(f"n_agents={n}, risk_aversion={rho}")
+        except ValueError as err:  # reported by the other checks
+            unknown.append(str(err))
+    if not unknown:
+        return []
+    return [f"{key}.metrics: {wanted} need the BNE, which the code does not know for mechanism "
+            f"{exp['mechanism']!r} with these priors ({'; '.join(unknown)}); allowed: "
+            "[eps_nash] or auto (falls back to epsilon-Nash only)"]
+
+
+def uses_bid_functions(resolved: dict) -> bool:
+    """Whether an experiment leaves the seed's setting (linear bids, one U[0, h] prior,
+    risk-neutral first or second price): its runs then record bid functions on a value grid and
+    are analysed per agent against the setting's BNE (:mod:`diffauction.nonlinear`)."""
+    prior = resolved["prior"]
+    return (resolved["policy"]["name"] != "linear" or prior["name"] != "uniform"
+            or prior.get("low", 0.0) != 0.0 or "agent_priors" in resolved
+            or "risk_aversion" in resolved or "metrics" in resolved
+            or resolved["mechanism"] not in ("first_price", "second_price"))
+
+
+#: value-grid points per agent on which bid functions are recorded (uses_bid_functions)
+GRID_POINTS = 129
 
 
 def validate_config(cfg) -> dict:
@@ -243,15 +349,20 @@ def expand_experiment(resolved: dict) -> list[tuple[RunBatch, list[dict]]]:
     betas = [(beta["start"], beta["end"])] if isinstance(beta, dict) else [
         (b, b) for b in _as_list(beta)]
     lr_start, lr_end = (lr["start"], lr["end"]) if isinstance(lr, dict) else (lr, lr)
+    # CRRA ρ is an outer sweep axis; experiments without the key keep the seed's run order
+    rhos = _as_list(resolved["risk_aversion"]) if "risk_aversion" in resolved else [None]
+    general = uses_bid_functions(resolved)
     programs = []
     for n_agents, sampler in itertools.product(_as_list(resolved["n_agents"]),
                                                _as_list(resolved["sampler"])):
         offset = sum(len(runs) for _, runs in programs)  # run ids are global in the experiment
         runs = [
             {"run": offset + i, "n_agents": n_agents, "sampler": sampler, "seed": seed,
-             "beta_start": b0, "beta_end": b1}
-            for i, ((b0, b1), seed) in enumerate(itertools.product(betas, seeds))
+             "beta_start": b0, "beta_end": b1,
+             **({} if rho is None else {"risk_aversion": rho})}
+            for i, (rho, (b0, b1), seed) in enumerate(itertools.product(rhos, betas, seeds))
         ]
+        risk = [r["risk_aversion"] for r in runs] if rhos != [None] else None
         setup = RunBatch(
             n_agents=n_agents,
             seeds=[r["seed"] for r in runs],
@@ -276,6 +387,10 @@ def expand_experiment(resolved: dict) -> list[tuple[RunBatch, list[dict]]]:
             sampler=sampler,
             dtype=resolved["dtype"],
             device=resolved["device"],
+            policy=resolved["policy"],
+            agent_priors=resolved.get("agent_priors"),
+            risk_aversion=None if risk is None or all(r == 1.0 for r in risk) else risk,
+            grid_points=GRID_POINTS if general else 0,
         )
         programs.append((setup, runs))
     return programs
@@ -294,13 +409,14 @@ def select_runs(programs: list[tuple[RunBatch, list[dict]]], first: int, stop: i
     runs share its program: training a block of runs gives exactly the rows of the full
     experiment (tested), which lets a cluster split a sweep into jobs.
     """
-    per_run = ["seeds", "beta_start", "beta_end", "lr_start", "lr_end", "w0"]
+    per_run = ["seeds", "beta_start", "beta_end", "lr_start", "lr_end", "w0", "risk_aversion"]
     selected = []
     for setup, runs in programs:
         keep = [i for i, run in enumerate(runs) if first <= run["run"] < stop]
         if not keep:
             continue
         subset = dataclasses.replace(
-            setup, **{name: [getattr(setup, name)[i] for i in keep] for name in per_run})
+            setup, **{name: [getattr(setup, name)[i] for i in keep] for name in per_run
+                      if getattr(setup, name) is not None})
         selected.append((subset, [runs[i] for i in keep]))
     return selected

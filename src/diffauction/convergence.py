@@ -289,8 +289,11 @@ def distances(mechanism: str, section: dict, params: torch.Tensor,
 def convergence_steps(trajectory: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     """Per (mechanism, run): the first recorded step from which every agent's L2 to the target
     stays ≤ ``tolerance`` to the end (NaN if it is outside at the end or has no target)."""
-    worst = (trajectory.groupby(["mechanism", "run", "beta", "seed", "w0", "step"], sort=True)
-             .agg(l2=("l2_target", "max"), samples=("samples", "first")).reset_index())
+    keys = ["mechanism", "run", "beta", "seed", "w0", "step"]
+    worst = (trajectory.assign(missing=trajectory["l2_target"].isna()).groupby(keys, sort=True)
+             .agg(l2=("l2_target", "max"), missing=("missing", "any"),
+                  samples=("samples", "first")).reset_index())
+    worst.loc[worst["missing"], "l2"] = math.nan  # an agent without a target: no target
     rows = []
     for (mechanism, run), group in worst.groupby(["mechanism", "run"], sort=False):
         group = group.sort_values("step")
@@ -403,7 +406,7 @@ def outcome_table(runs: pd.DataFrame, section: dict) -> pd.DataFrame:
                        "utility": out["utility_local"]}
         else:
             learned = linear_outcome(mechanism, section, torch.tensor(wide_w.to_numpy()), points)
-        theory = theory_outcome(mechanism, section, max(points, 2**20))
+        theory = theory_outcome(mechanism, section, max(points, 2**19))
         row = {"mechanism": mechanism, "runs": len(wide_w)}
         for key in ("revenue", "welfare", "utility"):
             row[f"{key}_bne"] = theory[key]
@@ -467,17 +470,17 @@ def l2_curves(trajectory: pd.DataFrame, beta: float) -> pd.DataFrame:
     worst = at.groupby(["mechanism", "run", "step"], sort=True).agg(
         l2_target=("l2_target", "max"), l2_bne=("l2_bne", "max"),
         samples=("samples", "first")).reset_index()
-    rows = []
-    for (mechanism, step), group in worst.groupby(["mechanism", "step"], sort=True):
-        row = {"mechanism": mechanism, "beta": float(beta), "step": int(step),
-               "samples": int(group["samples"].iloc[0]), "runs": len(group)}
-        for column in ("l2_target", "l2_bne"):
-            q = group[column].quantile([0.25, 0.5, 0.75])
-            row.update({f"{column}_q25": q[0.25], f"{column}_median": q[0.5],
-                        f"{column}_q75": q[0.75], f"{column}_min": group[column].min(),
-                        f"{column}_max": group[column].max()})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    grouped = worst.groupby(["mechanism", "step"], sort=True)
+    out = grouped.agg(samples=("samples", "first"), runs=("run", "size"))
+    for column in ("l2_target", "l2_bne"):
+        q = grouped[column].quantile([0.25, 0.5, 0.75]).unstack()
+        out[f"{column}_q25"], out[f"{column}_median"], out[f"{column}_q75"] = (
+            q[0.25], q[0.5], q[0.75])
+        out[f"{column}_min"] = grouped[column].min()
+        out[f"{column}_max"] = grouped[column].max()
+    out = out.reset_index()
+    out.insert(1, "beta", float(beta))
+    return out
 
 
 def linear_reference_facts(section: dict) -> dict[str, float]:

@@ -1,4 +1,8 @@
-"""Closed-form Bayes-Nash equilibria of the symmetric single-item auctions (ANCHORS.md §1).
+"""Closed-form Bayes-Nash equilibria of the single-item auctions (ANCHORS.md §1).
+
+The table covers the symmetric uniform case; the second half of the module adds asymmetric
+uniform bidders (Plum), CRRA bidders, general iid priors (integral formulas) and
+:func:`known_bne`, which returns every agent's BNE bid function for a setting, or None.
 
 Values are iid U[low, high] with low = 0 unless stated; n is the number of bidders.
 
@@ -142,8 +146,13 @@ def plum_max_bid(weak_high: float, strong_high: float) -> float:
 
 
 def _power_cdf_integral(prior, n_agents: int, nodes: int):
-    """Grid v on [low, high], F(v)^{n−1} and ∫_low^v F^{n−1} (trapezoid), float64."""
-    v = torch.linspace(prior.low, prior.high, nodes + 1, dtype=torch.float64)
+    """Grid v on [low, high], F(v)^{n−1} and ∫_low^v F^{n−1} (trapezoid), float64.
+
+    The grid v = low + (high − low)·s², s uniform, is dense near ``low``, where F^{n−1} is flat
+    and the ratio ∫F^{n−1}/F^{n−1} would inherit the first cells' relative trapezoid error.
+    """
+    s = torch.linspace(0.0, 1.0, nodes + 1, dtype=torch.float64)
+    v = prior.low + (prior.high - prior.low) * s * s
     g = prior.cdf(v) ** (n_agents - 1)
     integral = torch.cat([g.new_zeros(1), torch.cumulative_trapezoid(g, v)])
     return v, g, integral
@@ -206,18 +215,18 @@ def known_bne(mechanism: str, priors, risk_aversion: float = 1.0) -> KnownBNE | 
     if mechanism == "first_price" and symmetric and _uniform_from_zero(first):
         k = crra_coefficient(n, rho)
         kind = "uniform" if rho == 1.0 else "crra"
-        formula = r"$\frac{N-1}{N}\,v$" if rho == 1.0 else r"$\frac{N-1}{N-1+\rho}\,v$"
+        formula = r"$\tfrac{N-1}{N}\,v$" if rho == 1.0 else r"$\tfrac{N-1}{N-1+\rho}\,v$"
         return KnownBNE(kind, formula, tuple(lambda x: k * x for _ in priors))
     if rho != 1.0:
         return None
     if mechanism == "first_price" and symmetric:
         f = _tabulated(first_price_bne_table(first, n))
         return KnownBNE("first_price_integral",
-                        r"$v-\frac{\int_0^v F^{N-1}}{F(v)^{N-1}}$", tuple(f for _ in priors))
+                        r"$v-\int_0^v F^{N-1}/F(v)^{N-1}$", tuple(f for _ in priors))
     if mechanism == "all_pay" and symmetric:
         if _uniform_from_zero(first):
             h = first.high
-            return KnownBNE("all_pay", r"$\frac{N-1}{N}\,v^N$",
+            return KnownBNE("all_pay", r"$\tfrac{N-1}{N}\,v^N$",
                             tuple(lambda x: h * (n - 1) / n * (x / h) ** n for _ in priors))
         f = _tabulated(all_pay_bne_table(first, n))
         return KnownBNE("all_pay_integral", r"$vF(v)^{N-1}-\int_0^v F^{N-1}$",
@@ -227,5 +236,5 @@ def known_bne(mechanism: str, priors, risk_aversion: float = 1.0) -> KnownBNE | 
         weak_agent = 0 if priors[0].high < priors[1].high else 1
         functions = tuple(
             (lambda x, w=(i == weak_agent): plum_bid(x, a, b, weak=w)) for i in range(2))
-        return KnownBNE("plum", r"$\frac{v}{1+\sqrt{1\mp c v^2}}$", functions)
+        return KnownBNE("plum", r"$v/(1+\sqrt{1\mp c v^2})$", functions)
     return None

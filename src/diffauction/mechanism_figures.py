@@ -7,9 +7,9 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import NullLocator, ScalarFormatter
 import pandas as pd
 import torch
+from matplotlib.ticker import NullLocator, ScalarFormatter
 
 from . import plotstyle
 from .convergence import LABELS, TRUTHFUL, bne_function, target, value_grid

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .convergence import LABELS, TRUTHFUL, linear_reference_facts, seed_values
-from .llg import NEAREST_VCG_SHIFT
+from .llg import ANCHOR_UTILITIES, NEAREST_VCG_SHIFT
 from .report import fmt, fmt_sci, latex_table, macro
 
 MACRO_NAMES = {
@@ -102,6 +102,8 @@ def mechanism_macros(section: dict, summary: pd.DataFrame, per_run: pd.DataFrame
         macro("MechOutcomePoints", section["outcome_points"]),
         macro("MechDiagSamples", section["diagnostic_samples"]),
         macro("MechNvcgShift", fmt(NEAREST_VCG_SHIFT, 4)),
+        macro("MechAnchorLocal", f"{ANCHOR_UTILITIES['llg_nearest_vcg'][0]:.4f}"),
+        macro("MechAnchorGlobal", f"{ANCHOR_UTILITIES['llg_nearest_vcg'][1]:.4f}"),
     ]
     main = summary[(summary["tolerance"] == tol) & (summary["beta"] == beta_main)]
     main = main.set_index("mechanism")
@@ -212,6 +214,12 @@ def _steps_iqr(row) -> str:
     return f"{int(row['median_step'])} [{int(row['q25_step'])}, {q75}]"
 
 
+def _compact(table: str) -> str:
+    """A wide table in a smaller font with tighter columns (fits the text width)."""
+    return table.replace("\\footnotesize", "\\scriptsize").replace(
+        "\\setlength{\\tabcolsep}{4pt}", "\\setlength{\\tabcolsep}{3pt}")
+
+
 def mechanism_tables(section: dict, summary: pd.DataFrame, outcomes: pd.DataFrame,
                      noise: pd.DataFrame) -> dict[str, str]:
     """The section's generated tables, keyed ``convergence``, ``outcomes``, ``noise``."""
@@ -253,19 +261,20 @@ def mechanism_tables(section: dict, summary: pd.DataFrame, outcomes: pd.DataFram
     out = outcomes.copy()
     out["label"] = out["mechanism"].map(_label)
     for key in ("revenue", "welfare", "utility"):
-        out[f"{key}_learned"] = [f"{m:.4f} $\\pm$ {s:.4f}" for m, s in
+        out[f"{key}_learned"] = [f"${m:.4f} \\pm {s:.4f}$" for m, s in
                                  zip(out[f"{key}_mean"], out[f"{key}_sd"], strict=True)]
     outcome_table = latex_table(
         out,
         [("label", "mechanism", str),
-         ("revenue_bne", "revenue (BNE)", lambda x: f"{x:.4f}"),
-         ("revenue_learned", "revenue (learned)", str),
-         ("welfare_bne", "welfare (BNE)", lambda x: f"{x:.4f}"),
-         ("welfare_learned", "welfare (learned)", str),
-         ("utility_bne", "utility (BNE)", lambda x: f"{x:.4f}"),
-         ("utility_learned", "utility (learned)", str)],
-        caption=(f"Expected revenue, welfare and utility of a learning bidder in the hard "
-                 f"auction: the learned tail-averaged profiles at $\\beta={section['beta_main']:g}$ "
+         ("revenue_bne", "revenue BNE", lambda x: f"{x:.4f}"),
+         ("revenue_learned", "learned", str),
+         ("welfare_bne", "welfare BNE", lambda x: f"{x:.4f}"),
+         ("welfare_learned", "learned", str),
+         ("utility_bne", "utility BNE", lambda x: f"{x:.4f}"),
+         ("utility_learned", "learned", str)],
+        caption=("Expected revenue, welfare and utility of a learning bidder in the hard "
+                 "auction: the learned tail-averaged profiles at "
+                 f"$\\beta={section['beta_main']:g}$ "
                  "(mean $\\pm$ sd over seeds, quasi-Monte-Carlo) against the BNE (closed forms; "
                  "LLG numerically). For LLG the utility is the locals' and the global bidder is "
                  "truthful."),
@@ -287,15 +296,17 @@ def mechanism_tables(section: dict, summary: pd.DataFrame, outcomes: pd.DataFram
     noise_table = latex_table(
         frame,
         [("label", "mechanism", str),
-         ("curvature", f"$\\kappa$ ($\\beta={beta_main}$)", lambda x: f"{x:.3f}"),
-         ("noise", f"$\\sigma_g$ ($\\beta={beta_main}$)", lambda x: f"{x:.3f}"),
-         ("bias", f"$\\bar g/\\kappa$ ($\\beta={betas[0]:g}$)", lambda x: f"{x:+.4f}")]
-        + [(f"b{b:g}", f"$\\sigma_g/\\kappa$, $\\beta={b:g}$", lambda x: f"{x:.3f}")
-           for b in betas],
+         ("curvature", "$\\kappa$", lambda x: f"{x:.3f}"),
+         ("noise", "$\\sigma_g$", lambda x: f"{x:.3f}"),
+         ("bias", "$\\bar g/\\kappa$", lambda x: f"${x:+.4f}$")]
+        + [(f"b{b:g}", f"{b:g}", lambda x: f"{x:.3f}") for b in betas],
         caption=("The smoothed gradient at the target: curvature $\\kappa$ of the expected "
-                 f"gradient in the own slope and per-sample noise $\\sigma_g$ at $\\beta={beta_main}$, "
-                 "the first-order smoothing bias of the fixed point $\\bar g/\\kappa$ at the "
-                 "smallest $\\beta$ (positive: above the target), and the noise-to-curvature "
-                 "ratio across $\\beta$ (scrambled Sobol draws, common to all evaluations)."),
+                 "gradient in the own slope and per-sample noise $\\sigma_g$ at "
+                 f"$\\beta={beta_main}$, the first-order smoothing bias of the fixed point "
+                 f"$\\bar g/\\kappa$ at $\\beta={betas[0]:g}$ (positive: above the target), and "
+                 "in the last columns the noise-to-curvature ratio $\\sigma_g/\\kappa$ at "
+                 f"$\\beta = {_list(betas)}$ (scrambled Sobol draws, common to all "
+                 "evaluations)."),
         label="tab:mechnoise")
-    return {"convergence": convergence, "outcomes": outcome_table, "noise": noise_table}
+    return {"convergence": _compact(convergence), "outcomes": _compact(outcome_table),
+            "noise": _compact(noise_table)}

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from .config import config_hash, expand_experiment, select_runs
+from . import nonlinear
+from .config import config_hash, expand_experiment, select_runs, uses_bid_functions
 from .equilibria import bne_linear_coefficient
 from .io import atomic_path, provenance, write_csv
 from .learners import TrainResult, train
@@ -80,8 +81,13 @@ def run_training(resolved: dict, trajectory_path, summary_path, block: int = 0,
     if runs_per_job:
         programs = select_runs(programs, block * runs_per_job, (block + 1) * runs_per_job)
     trajectories, summaries = [], []
+    general = uses_bid_functions(resolved)  # bid functions on a value grid (nonlinear.py)
     for setup, runs in programs:
         result = train(setup)
+        if general:
+            trajectories.append(nonlinear.trajectory_table(result, runs, meta, setup))
+            summaries.append(nonlinear.summary_table(result, runs, meta, resolved, setup))
+            continue
         trajectories.append(trajectory_table(result, runs, meta, setup.batch_size))
         summaries.append(summary_table(result, runs, meta, resolved, setup))
     trajectory = pd.concat(trajectories, ignore_index=True).sort_values(
@@ -105,6 +111,8 @@ def concatenate_csv(parts, target) -> None:
 def analyse_experiment(resolved: dict, summary: pd.DataFrame, trajectory: pd.DataFrame
                        ) -> pd.DataFrame:
     """Hard-auction equilibrium quality of every learned profile (tail-averaged slopes)."""
+    if uses_bid_functions(resolved):  # per-agent metrics of bid functions (nonlinear.py)
+        return nonlinear.analyse(resolved, summary, trajectory)
     analysis = resolved["analysis"]
     prior = make_prior(resolved["prior"])
     mechanism = make_mechanism(resolved["mechanism"])

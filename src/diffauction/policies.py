@@ -14,9 +14,10 @@ mlp         v · σ(f_θ(x_i))  (``output: shading``)      [runs, A, P]: every l
                                                         with ``shared`` weights, else agents
 ==========  ==========================================  ==========================================
 
-v̄_i is agent i's highest value and x_i = 2v/v̄_i − 1 ∈ [−1, 1] the network's input. The MLP f_θ: R → R has ``hidden`` layers and is evaluated for all
-runs and agents at once with batched matrix products (weights [runs, A, in, out]); with shared
-weights A = 1 broadcasts one network over the symmetric agents.
+v̄_i is agent i's highest value and x_i = 2v/v̄_i − 1 ∈ [−1, 1] the network's input (centred, so
+tanh units start in their curved range). The MLP f_θ: R → R has ``hidden`` layers and is
+evaluated for all runs and agents at once with batched matrix products (weights
+[runs, A, in, out]); with shared weights A = 1 broadcasts one network over the symmetric agents.
 
 Why the shading output b = v·σ(f): it keeps 0 ≤ b ≤ v ≤ v̄ by construction, so no bid ever
 exceeds the bidder's value (never optimal in first price or all-pay) and b(0) = 0 exactly, while

@@ -66,10 +66,11 @@ class BetaPrior:
     """Values v = low + (high − low)·X, X ~ Beta(a, b), independent across agents and draws.
 
     The quantile function has no closed form; ``transform`` interpolates it linearly in a table
-    of ``QUANTILE_TABLE`` + 1 exact quantiles (scipy's ``betaincinv``) at u = k/T. Away from the
-    end points the error is below 1e-8 for shapes ≥ 1; within the first and last cell (probability
-    1/T each) a shape a > 1 makes F⁻¹ ∝ u^{1/a} steep and the error reaches ~1e-3 there.
-    ``cdf`` is exact (``betainc``).
+    of ``QUANTILE_TABLE`` + 1 exact quantiles (scipy's ``betaincinv``) at u = k/T (a gather and a
+    fused multiply-add per draw, cheap enough for the training loop). The error is largest near
+    the ends, where a shape > 1 makes F⁻¹ steep (F⁻¹ ∝ u^{1/a} at 0, 1 − F⁻¹ ∝ (1 − u)^{1/b}
+    at 1); for Beta(2, 5) it exceeds 1e-6 on 0.08 % of the probability and 1e-3 on 0.002 %
+    (RMS 1.3e-4, worst 0.04 in the last cell). ``cdf`` is exact (``betainc``).
     """
 
     a: float
@@ -111,6 +112,8 @@ class BetaPrior:
 
     def transform(self, unit: torch.Tensor) -> torch.Tensor:
         """F⁻¹(u) by linear interpolation in the quantile table; keeps ``unit``'s layout."""
+        if unit.dim() >= 2 and not unit.is_contiguous() and unit.mT.is_contiguous():
+            return self.transform(unit.mT).mT  # the trainer's agent-major buffer stays so
         left, slope = self._table(unit.dtype, unit.device)
         pos = unit * self.QUANTILE_TABLE
         index = pos.long().clamp_(0, self.QUANTILE_TABLE - 1)  # u ≥ 0: truncation is floor

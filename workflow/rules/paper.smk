@@ -12,7 +12,9 @@ PAPER_GENERATED = [
     "paper/generated/mechanisms_convergence.tex",
     "paper/generated/mechanisms_outcomes.tex",
     "paper/generated/mechanisms_noise.tex",
-]
+    "paper/generated/nonlinear.tex",
+    "paper/generated/nonlinear_table.tex",
+] + LEARNERS_GENERATED
 PAPER_FIGURES = [
     "figures/week4_convergence.pdf",
     "figures/overshading_theory.pdf",
@@ -20,7 +22,10 @@ PAPER_FIGURES = [
     "figures/overshading_annealing.pdf",
     "figures/mechanisms_convergence.pdf",
     "figures/mechanisms_bids.pdf",
-]
+    "figures/nonlinear_asymmetric.pdf",
+    "figures/nonlinear_bids.pdf",
+    "figures/nonlinear_convergence.pdf",
+] + LEARNERS_FIGURES
 
 
 rule macros_week4:

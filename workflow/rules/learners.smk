@@ -1,0 +1,129 @@
+# Learners compared (report section "Learners compared", diffauction.comparison): every learner
+# variant of config.yaml's `comparison` block trains on each (N, mechanism) in one job, then the
+# runs are reduced to samples-to-reach-and-stay, ratios, a figure and the report's numbers.
+# Wall times are measurements, not results: they go under results/benchmarks/ (left out of the
+# byte-for-byte comparison of builds).
+#
+# PPO (TorchRL, optional extra [marl]) is slow and stays outside `rule all`:
+#     snakemake --cores 2 results/learners/ppo.csv
+# Once it exists, the report picks up its numbers (paper/generated/learners_ppo.tex).
+import os
+
+from diffauction.comparison import variant_settings
+
+COMPARISON = config["comparison"]
+LEARNER_VARIANTS = list(COMPARISON["learners"])
+LEARNER_LABELS = {
+    name: spec.get("label", name) for name, spec in COMPARISON["learners"].items()
+}
+LEARNERS_CODE = ["src/diffauction/comparison.py", "src/diffauction/baselines.py"]
+LEARNERS_GENERATED = ["paper/generated/learners.tex", "paper/generated/learners_tables.tex"] + (
+    ["paper/generated/learners_ppo.tex"] if os.path.exists("results/learners/ppo.csv") else []
+)
+LEARNERS_FIGURES = ["figures/learners_comparison.pdf"]
+
+
+rule learners_train:
+    output:
+        trajectory="results/learners/{variant}/trajectory.csv",
+        final="results/learners/{variant}/final.csv",
+        wall="results/benchmarks/learners/{variant}.wall.csv",
+    params:
+        settings=lambda wildcards: variant_settings(COMPARISON, wildcards.variant),
+    wildcard_constraints:
+        variant="|".join(LEARNER_VARIANTS + ["ppo"]),
+    log:
+        "logs/learners/train_{variant}.log",
+    benchmark:
+        "results/benchmarks/learners/train_{variant}.tsv"
+    threads: 1
+    script:
+        "../scripts/learners_train.py"
+
+
+rule learners_aggregate:
+    input:
+        trajectories=expand(
+            "results/learners/{variant}/trajectory.csv", variant=LEARNER_VARIANTS
+        ),
+        finals=expand("results/learners/{variant}/final.csv", variant=LEARNER_VARIANTS),
+        walls=expand("results/benchmarks/learners/{variant}.wall.csv", variant=LEARNER_VARIANTS),
+    output:
+        reach="results/learners/reach.csv",
+        summary="results/learners/summary.csv",
+        ratios="results/learners/ratios.csv",
+        band="results/learners/band.csv",
+        wall="results/benchmarks/learners/wall_time.csv",
+    params:
+        tolerance=COMPARISON["tolerance"],
+        reference=COMPARISON["reference"],
+    log:
+        "logs/learners/aggregate.log",
+    script:
+        "../scripts/learners_aggregate.py"
+
+
+rule figure_learners:
+    input:
+        band="results/learners/band.csv",
+        code=PLOT_CODE + LEARNERS_CODE,
+    output:
+        pdf="figures/learners_comparison.pdf",
+        png=report(
+            "figures/learners_comparison.png",
+            caption="../report/learners_comparison.rst",
+            category="Learners compared",
+            subcategory="Figures",
+        ),
+    params:
+        labels=LEARNER_LABELS,
+        tolerance=COMPARISON["tolerance"],
+    log:
+        "logs/figures/learners_comparison.log",
+    script:
+        "../scripts/learners_figure.py"
+
+
+rule macros_learners:
+    input:
+        summary="results/learners/summary.csv",
+        ratios="results/learners/ratios.csv",
+        code=LEARNERS_CODE,
+    output:
+        macros="paper/generated/learners.tex",
+        tables="paper/generated/learners_tables.tex",
+    params:
+        section=COMPARISON,
+    log:
+        "logs/paper/macros_learners.log",
+    script:
+        "../scripts/learners_macros.py"
+
+
+rule learners_ppo:
+    input:
+        trajectory="results/learners/ppo/trajectory.csv",
+        final="results/learners/ppo/final.csv",
+        summary="results/learners/summary.csv",
+    output:
+        "results/learners/ppo.csv",
+    params:
+        tolerance=COMPARISON["tolerance"],
+        reference=COMPARISON["reference"],
+    log:
+        "logs/learners/ppo.log",
+    script:
+        "../scripts/learners_ppo.py"
+
+
+rule macros_learners_ppo:
+    input:
+        "results/learners/ppo.csv",
+    output:
+        "paper/generated/learners_ppo.tex",
+    params:
+        tolerance=COMPARISON["tolerance"],
+    log:
+        "logs/paper/macros_learners_ppo.log",
+    script:
+        "../scripts/learners_macros_ppo.py"
