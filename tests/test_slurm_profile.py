@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from workflow_utils import REPO, workflow_copy
 
 SLURM = REPO / "profiles" / "slurm" / "config.yaml"
@@ -95,11 +94,28 @@ def test_gpu_profile_is_the_slurm_profile_plus_one_gpu_per_training_job(tmp_path
     assert gpu == cpu, "profiles/slurm-gpu must repeat profiles/slurm's set-resources"
 
 
+SLURM_COMMANDS = {"sbatch", "srun", "salloc", "squeue", "sinfo", "sacct", "scontrol", "scancel",
+                  "sacctmgr", "sshare", "sstat", "sprio", "sreport", "sattach", "sbcast", "sdiag",
+                  "strigger", "scrontab", "sview", "sh5util"}
+
+
+def path_without_slurm(tmp_path: Path) -> str:
+    """A PATH with everything of the current one except the SLURM commands."""
+    bin_dir = tmp_path / "no-slurm-bin"
+    bin_dir.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(folder):
+            continue
+        for entry in os.scandir(folder):
+            target = bin_dir / entry.name
+            if entry.name not in SLURM_COMMANDS and not target.exists() and not target.is_symlink():
+                target.symlink_to(entry.path)
+    return str(bin_dir)
+
+
 def test_missing_sbatch_is_a_clear_error(tmp_path):
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
     result = snakemake(["--profile", "profiles/slurm", "-n"], REPO,
-                       {**os.environ, "PATH": str(empty)})
+                       {**os.environ, "PATH": path_without_slurm(tmp_path)})
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "the SLURM profile submits every job with `sbatch`, which is not on PATH" in out, out

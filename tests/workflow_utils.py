@@ -7,10 +7,9 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# the package sources travel too: rules list plotting and analysis modules as inputs
 WORKFLOW_FILES = ["Snakefile", "workflow", "config", "profiles", "paper/report.tex",
-                  "paper/sections", "figures/README.md", "paper/generated/README.md",
-                  "src/diffauction/plotstyle.py", "src/diffauction/plots.py",
-                  "src/diffauction/mechanism_figures.py", "src/diffauction/nonlinear_figures.py"]
+                  "paper/sections", "figures/README.md", "paper/generated/README.md", "src"]
 
 
 def workflow_copy(destination: Path, config: Path | None = None) -> Path:
@@ -21,7 +20,7 @@ def workflow_copy(destination: Path, config: Path | None = None) -> Path:
         target = destination / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         else:
             shutil.copy2(source, target)
     if config is not None:

@@ -283,7 +283,9 @@ def ratio_table(summary: pd.DataFrame, reference: str) -> pd.DataFrame:
 
     ``ratio_median`` = median_b / median_ref (``bound_median`` "=" exact, ">" a lower bound
     budget_b / median_ref because b did not reach τ, "none": no ratio, the reference did not
-    reach it); the same for the worst seeds.
+    reach it); the same for the worst seeds, and, when ``summary`` has
+    ``evaluations_per_sample``, for the median counted in utility evaluations
+    (``ratio_evaluations``, ``bound_evaluations``).
     """
     rows = []
     for key, group in summary.groupby(["n_agents", "mechanism"], sort=False):
@@ -297,6 +299,12 @@ def ratio_table(summary: pd.DataFrame, reference: str) -> pd.DataFrame:
                 ratio, bound = _ratio(row[stat], row["budget"], ref[stat])
                 out[f"ratio_{stat}"] = ratio
                 out[f"bound_{stat}"] = bound
+            if "evaluations_per_sample" in row:
+                ratio, bound = _ratio(row["median"] * row["evaluations_per_sample"],
+                                      row["budget"] * row["evaluations_per_sample"],
+                                      ref["median"] * ref["evaluations_per_sample"])
+                out["ratio_evaluations"] = ratio
+                out["bound_evaluations"] = bound
             rows.append(out)
     return pd.DataFrame(rows)
 
@@ -332,6 +340,9 @@ def figure(band_frame: pd.DataFrame, labels: dict[str, str], tolerance: float, *
     mechanisms = [m for m in MECHANISMS if m in set(band_frame["mechanism"])]
     variants = list(labels)
     colors = dict(zip(variants, plotstyle.colors(len(variants)), strict=True))
+    smoothed = [v for v in variants if v.startswith("smoothed")]
+    # smoothed learners solid, the baselines dashed, so neighbouring colours stay apart
+    styles = {v: "-" if v in smoothed else "--" for v in variants}
     fig, axes = plt.subplots(len(ns), len(mechanisms), squeeze=False, sharex=True, sharey=True,
                              figsize=(plotstyle.WIDTH_IN, 2.3 * len(ns) + 0.5))
     for r, n in enumerate(ns):
@@ -345,7 +356,7 @@ def figure(band_frame: pd.DataFrame, labels: dict[str, str], tolerance: float, *
                     continue
                 x = line["samples"].to_numpy()
                 ax.plot(x, line["mean"].to_numpy(), color=colors[variant], lw=1.2,
-                        label=labels[variant])
+                        ls=styles[variant], label=labels[variant])
                 ax.fill_between(x, line["low"].to_numpy(), line["high"].to_numpy(),
                                 color=colors[variant], alpha=plotstyle.BAND_ALPHA, lw=0)
             ax.axhline(tolerance, **plotstyle.BNE_STYLE)
@@ -437,6 +448,15 @@ def learners_macros(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
             high = ratio_tex(exact.loc[hi, "ratio_median"], exact.loc[hi, "bound_median"])
         lines.append(macro(f"LCRatioMin{name}", low))
         lines.append(macro(f"LCRatioMax{name}", high))
+        if "ratio_evaluations" in group:
+            exact = group[group["bound_evaluations"] != "none"]
+            for label, pick in (("Min", "idxmin"), ("Max", "idxmax")):
+                text = "--"
+                if not exact.empty:
+                    at = getattr(exact["ratio_evaluations"], pick)()
+                    text = ratio_tex(exact.loc[at, "ratio_evaluations"],
+                                     exact.loc[at, "bound_evaluations"])
+                lines.append(macro(f"LCEvalRatio{label}{name}", text))
         # settings where the reference needs fewer samples than this learner (ratio > 1)
         faster = group[(group["bound_median"] != "none") & (group["ratio_median"] > 1)]
         lines.append(macro(f"LCFaster{name}", len(faster)))
@@ -478,19 +498,25 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
         "ref." if v == reference else ratio_tex(r, b)
         for v, r, b in zip(table["variant"], table["ratio_median"], table["bound_median"],
                            strict=True)]
+    table["ratio_evaluations_text"] = [
+        "ref." if v == reference else ratio_tex(r, b)
+        for v, r, b in zip(table["variant"], table["ratio_evaluations"],
+                           table["bound_evaluations"], strict=True)]
     reach = latex_table(
         table,
         [("setting", "setting", str), ("label", "learner", str),
          ("reached_text", "reached", str),
          ("median", "median", samples_tex), ("worst", "worst seed", samples_tex),
-         ("ratio_text", "ratio", str),
+         ("ratio_text", "ratio", str), ("ratio_evaluations_text", "ratio (eval.)", str),
          ("final_l2_worst", "final L2", lambda x: f"{x:.4f}"),
          ("loss_ex_ante", "$\\hat\\ell$", lambda x: "--" if math.isnan(x) else sci_tex(x))],
         caption=(f"Sampled valuations per run until the worst bidder's L2 distance to the BNE "
                  f"reaches ${tol}$ and stays there to the end of the budget (median and worst "
                  f"over seeds; ``not reached'': not within the learner's budget). Ratio: "
                  f"median samples of the learner over those of the reference "
-                 f"({labels[reference]}), ``$>$'' a lower bound. Final L2: worst run at the "
+                 f"({labels[reference]}), ``$>$'' a lower bound; ratio (eval.): the same in "
+                 f"utility evaluations (Table~\\ref{{tab:learners-accounting}}). Final L2: "
+                 f"worst run at the "
                  f"end of the budget; $\\hat\\ell$: median ex-ante utility loss of the final "
                  f"linear profile against a grid best response (ANCHORS \\S2)."),
         label="tab:learners-reach")
