@@ -41,3 +41,17 @@ def test_float32_is_exact_enough(mechanism):
     work = Workspace(4, 3, 8192, torch.float32, "cpu")
     single = analytic_gradient_inplace(LinearPolicy(p32), mech, v32, p32, b32, work)
     assert (single.double() - exact).abs().max() < 2e-6
+
+
+def test_subclass_with_its_own_derivative_does_not_inherit_the_fused_path():
+    from diffauction.mechanisms import FirstPrice
+
+    class Doubled(FirstPrice):
+        def smoothed_bid_gradient(self, values, bids, beta):
+            return 2.0 * super().smoothed_bid_gradient(values, bids, beta)
+
+    values = torch.rand((2, 3, 50), dtype=F64).transpose(1, 2)
+    bids = 0.5 * values
+    expected = Doubled().smoothed_bid_gradient(values, bids, 30.0)
+    got = Doubled().smoothed_bid_gradient_(values, bids.clone(), 30.0, torch.empty_like(bids))
+    assert torch.allclose(got, expected)

@@ -397,7 +397,7 @@ def sci_tex(x: float) -> str:
 def ratio_tex(ratio: float, bound: str) -> str:
     if bound == "none" or math.isnan(ratio):
         return "--"
-    text = f"{ratio:.2g}" if ratio < 10 else f"{ratio:.0f}"
+    text = f"{ratio:.1f}" if ratio < 10 else f"{ratio:.0f}"
     return f"$>${text}" if bound == ">" else text
 
 

@@ -144,6 +144,9 @@ class FirstPrice(Mechanism):
         return (values - bids) * beta * p * (1.0 - p) - p
 
     def smoothed_bid_gradient_(self, values, bids, beta, scratch):
+        if type(self).smoothed_bid_gradient is not FirstPrice.smoothed_bid_gradient:
+            # a subclass changed the derivative: the fused code below no longer applies
+            return Mechanism.smoothed_bid_gradient_(self, values, bids, beta, scratch)
         p = highest_competing_bid(bids, out=scratch)
         torch.sub(bids, p, out=p).mul_(beta).sigmoid_()  # p = σ(β(b − m))
         grad = torch.sub(values, bids, out=bids).mul_(beta)  # (v − b)β
@@ -177,6 +180,9 @@ class SecondPrice(Mechanism):
         return (values - competing) * beta * p * (1.0 - p)
 
     def smoothed_bid_gradient_(self, values, bids, beta, scratch):
+        if type(self).smoothed_bid_gradient is not SecondPrice.smoothed_bid_gradient:
+            # a subclass changed the derivative: the fused code below no longer applies
+            return Mechanism.smoothed_bid_gradient_(self, values, bids, beta, scratch)
         competing = highest_competing_bid(bids, out=scratch)
         p = torch.sub(bids, competing, out=bids).mul_(beta).sigmoid_()  # σ(β(b − m))
         grad = torch.sub(values, competing, out=scratch).mul_(beta).mul_(p)  # (v − m)βp
@@ -207,6 +213,9 @@ class AllPay(Mechanism):
         return values * beta * p * (1.0 - p) - 1.0
 
     def smoothed_bid_gradient_(self, values, bids, beta, scratch):
+        if type(self).smoothed_bid_gradient is not AllPay.smoothed_bid_gradient:
+            # a subclass changed the derivative: the fused code below no longer applies
+            return Mechanism.smoothed_bid_gradient_(self, values, bids, beta, scratch)
         p = highest_competing_bid(bids, out=scratch)
         torch.sub(bids, p, out=p).mul_(beta).sigmoid_()  # p = σ(β(b − m))
         grad = torch.mul(values, p, out=bids).mul_(beta)  # vβp
