@@ -188,7 +188,7 @@ def test_run_variant_tiny(learner, settings):
                                                     "settings": settings}}}})
     trajectory, final, wall = run_variant(variant_settings(cfg["comparison"], "v"))
     assert set(trajectory["variant"]) == {"v"}
-    assert set(zip(trajectory["n_agents"], trajectory["mechanism"])) == {
+    assert set(zip(trajectory["n_agents"], trajectory["mechanism"], strict=True)) == {
         (n, m) for n in (2, 3) for m in ("first_price", "second_price")}
     assert len(final) == 2 * 2 * (2 + 3)  # settings × seeds × agents
     assert np.isfinite(final["l2_bid"]).all()

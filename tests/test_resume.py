@@ -10,7 +10,6 @@ import time
 
 import pytest
 import yaml
-
 from workflow_utils import REPO, snakemake, workflow_copy
 
 TARGETS = ["results/week4/trajectory.csv", "results/week4/runs.csv"]

@@ -20,7 +20,8 @@ def workflow_copy(destination: Path, config: Path | None = None) -> Path:
         target = destination / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+            shutil.copytree(source, target, ignore=ignore)
         else:
             shutil.copy2(source, target)
     if config is not None:

@@ -56,6 +56,7 @@ LINEAR = ("smoothed", "npga", "reinforce")
 MECHANISMS = ("first_price", "second_price", "all_pay")
 MECHANISM_LABELS = {"first_price": "first price", "second_price": "second price",
                     "all_pay": "all-pay"}
+MECHANISM_SHORT = {"first_price": "FP", "second_price": "SP", "all_pay": "AP"}
 KEYS = ["variant", "n_agents", "mechanism"]
 RUN_KEYS = KEYS + ["seed", "run"]
 
@@ -433,34 +434,27 @@ def learners_macros(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
             setting = _setting_name(row["n_agents"], row["mechanism"])
             lines.append(macro(f"LCMedian{name}{setting}", samples_tex(row["median"])))
             lines.append(macro(f"LCWorst{name}{setting}", samples_tex(row["worst"])))
-    for variant, group in ratios.groupby("variant", sort=False):
+    for variant in labels:  # every learner, the reference too ("--"), so any can be cited
         name = camel(variant)
-        exact = group[group["bound_median"] != "none"]
+        group = ratios[ratios["variant"] == variant]
         for _, row in group.iterrows():
             setting = _setting_name(row["n_agents"], row["mechanism"])
             lines.append(macro(f"LCRatio{name}{setting}",
                                ratio_tex(row["ratio_median"], row["bound_median"])))
-        if exact.empty:
-            low = high = "--"
-        else:
-            lo, hi = exact["ratio_median"].idxmin(), exact["ratio_median"].idxmax()
-            low = ratio_tex(exact.loc[lo, "ratio_median"], exact.loc[lo, "bound_median"])
-            high = ratio_tex(exact.loc[hi, "ratio_median"], exact.loc[hi, "bound_median"])
-        lines.append(macro(f"LCRatioMin{name}", low))
-        lines.append(macro(f"LCRatioMax{name}", high))
-        if "ratio_evaluations" in group:
-            exact = group[group["bound_evaluations"] != "none"]
+        for column, prefix in (("median", "LCRatio"), ("evaluations", "LCEvalRatio")):
+            exact = (group[group[f"bound_{column}"] != "none"]
+                     if f"ratio_{column}" in group else group.iloc[:0])
             for label, pick in (("Min", "idxmin"), ("Max", "idxmax")):
                 text = "--"
                 if not exact.empty:
-                    at = getattr(exact["ratio_evaluations"], pick)()
-                    text = ratio_tex(exact.loc[at, "ratio_evaluations"],
-                                     exact.loc[at, "bound_evaluations"])
-                lines.append(macro(f"LCEvalRatio{label}{name}", text))
+                    at = getattr(exact[f"ratio_{column}"], pick)()
+                    text = ratio_tex(exact.loc[at, f"ratio_{column}"],
+                                     exact.loc[at, f"bound_{column}"])
+                lines.append(macro(f"{prefix}{label}{name}", text))
         # settings where the reference needs fewer samples than this learner (ratio > 1)
-        faster = group[(group["bound_median"] != "none") & (group["ratio_median"] > 1)]
-        lines.append(macro(f"LCFaster{name}", len(faster)))
-        lines.append(macro(f"LCCompared{name}", int((group["bound_median"] != "none").sum())))
+        compared = group[group["bound_median"] != "none"]
+        lines.append(macro(f"LCFaster{name}", int((compared["ratio_median"] > 1).sum())))
+        lines.append(macro(f"LCCompared{name}", len(compared)))
     return "".join(lines)
 
 
@@ -474,6 +468,8 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
     per_learner = (summary.groupby("variant", sort=False)
                    .agg(budget=("budget", "max"), evaluations=("evaluations_per_sample", "max"),
                         reached=("reached", "sum"), seeds=("seeds", "sum")).reset_index())
+    order = {variant: i for i, variant in enumerate(labels)}  # the configuration's order
+    per_learner = per_learner.sort_values("variant", key=lambda v: v.map(order), kind="stable")
     per_learner["label"] = per_learner["variant"].map(labels)
     per_learner["reached_text"] = [f"{r}/{s}" for r, s in
                                    zip(per_learner["reached"], per_learner["seeds"], strict=True)]
@@ -488,8 +484,9 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
                  "the utility on each of them. Runs are counted over all settings and seeds."),
         label="tab:learners-accounting")
     table = summary.merge(ratios, on=KEYS, how="left")
-    table = table.sort_values(["n_agents", "mechanism"], kind="stable")
-    table["setting"] = [f"$N={n}$, {MECHANISM_LABELS[m]}"
+    table["order"] = table["variant"].map(order)
+    table = table.sort_values(["n_agents", "mechanism", "order"], kind="stable")
+    table["setting"] = [f"$N{{=}}{n}$, {MECHANISM_SHORT[m]}"
                         for n, m in zip(table["n_agents"], table["mechanism"], strict=True)]
     table["label"] = table["variant"].map(labels)
     table["reached_text"] = [f"{r}/{s}" for r, s in
@@ -505,16 +502,17 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
     reach = latex_table(
         table,
         [("setting", "setting", str), ("label", "learner", str),
-         ("reached_text", "reached", str),
-         ("median", "median", samples_tex), ("worst", "worst seed", samples_tex),
-         ("ratio_text", "ratio", str), ("ratio_evaluations_text", "ratio (eval.)", str),
+         ("reached_text", "runs", str),
+         ("median", "median", samples_tex), ("worst", "worst", samples_tex),
+         ("ratio_text", "ratio", str), ("ratio_evaluations_text", "eval.\\ ratio", str),
          ("final_l2_worst", "final L2", lambda x: f"{x:.4f}"),
          ("loss_ex_ante", "$\\hat\\ell$", lambda x: "--" if math.isnan(x) else sci_tex(x))],
         caption=(f"Sampled valuations per run until the worst bidder's L2 distance to the BNE "
+                 f"(FP/SP: first/second price; runs: runs that reach it, of all) "
                  f"reaches ${tol}$ and stays there to the end of the budget (median and worst "
                  f"over seeds; ``not reached'': not within the learner's budget). Ratio: "
                  f"median samples of the learner over those of the reference "
-                 f"({labels[reference]}), ``$>$'' a lower bound; ratio (eval.): the same in "
+                 f"({labels[reference]}), ``$>$'' a lower bound; eval.\\ ratio: the same in "
                  f"utility evaluations (Table~\\ref{{tab:learners-accounting}}). Final L2: "
                  f"worst run at the "
                  f"end of the budget; $\\hat\\ell$: median ex-ante utility loss of the final "

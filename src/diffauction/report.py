@@ -111,8 +111,8 @@ def latex_table(frame: pd.DataFrame, columns: list[tuple[str, str, object]], cap
     return "\n".join([
         r"\begin{table}[htbp]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{4pt}",
         f"\\caption{{{caption}}}", f"\\label{{{label}}}",
-        f"\\begin{{tabular}}{{{align}}}", r"\toprule", head, r"\midrule", *body,
-        r"\bottomrule", r"\end{tabular}", r"\end{table}", ""])
+        r"\fittowidth{%", f"\\begin{{tabular}}{{{align}}}", r"\toprule", head, r"\midrule",
+        *body, r"\bottomrule", r"\end{tabular}}", r"\end{table}", ""])
 
 
 def sci(x: float) -> str:

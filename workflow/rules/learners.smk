@@ -8,11 +8,20 @@
 #     snakemake --cores 2 results/learners/ppo.csv
 # Once it exists, the report picks up its numbers (paper/generated/learners_ppo.tex).
 import os
+import sys
 
 from diffauction.comparison import variant_settings
 
 COMPARISON = config["comparison"]
 LEARNER_VARIANTS = list(COMPARISON["learners"])
+# The report's section "Learners compared" cites these entries of comparison.learners by name.
+REPORT_LEARNERS = ["smoothed_fixed", "smoothed_annealed", "npga", "reinforce", "hedge"]
+_missing_learners = [name for name in REPORT_LEARNERS if name not in LEARNER_VARIANTS]
+if _missing_learners:
+    sys.exit(
+        "diffauction: invalid configuration:\n  comparison.learners: the report needs the "
+        f"learners {REPORT_LEARNERS}; missing: {_missing_learners}"
+    )
 LEARNER_LABELS = {
     name: spec.get("label", name) for name, spec in COMPARISON["learners"].items()
 }

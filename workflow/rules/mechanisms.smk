@@ -125,6 +125,7 @@ rule macros_mechanisms:
         outcomes="results/mechanisms/outcomes.csv",
         noise="results/mechanisms/gradient_noise.csv",
         runs="results/mechanisms/runs.csv",
+        code=REPORT_CODE + ["src/diffauction/mechanism_report.py"],
     output:
         macros="paper/generated/mechanisms.tex",
         convergence="paper/generated/mechanisms_convergence.tex",

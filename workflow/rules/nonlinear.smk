@@ -115,6 +115,7 @@ rule macros_nonlinear:
     input:
         summary="results/nonlinear/summary.csv",
         revenue="results/nonlinear/revenue.csv",
+        code=REPORT_CODE + ["src/diffauction/nonlinear_report.py"],
     output:
         macros="paper/generated/nonlinear.tex",
         table="paper/generated/nonlinear_table.tex",

@@ -32,6 +32,7 @@ rule macros_week4:
     input:
         summary="results/week4/runs.csv",
         metrics="results/week4/metrics.csv",
+        code=REPORT_CODE,
     output:
         "paper/generated/week4.tex",
     params:
@@ -51,6 +52,7 @@ rule macros_overshading:
         sweep="results/overshading/sweep_summary.csv",
         tradeoff="results/overshading/tradeoff_summary.csv",
         annealing="results/overshading/annealing_summary.csv",
+        code=REPORT_CODE,
     output:
         macros="paper/generated/overshading.tex",
         sweep="paper/generated/overshading_sweep.tex",
@@ -73,7 +75,8 @@ rule macros_overshading:
 
 rule provenance:
     input:
-        expand("results/{experiment}/runs.csv", experiment=EXPERIMENTS),
+        runs=expand("results/{experiment}/runs.csv", experiment=EXPERIMENTS),
+        code=REPORT_CODE,
     output:
         "paper/generated/provenance.tex",
     log:

@@ -8,7 +8,7 @@ from diffauction.mechanism_report import mechanism_macros, mechanism_tables
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 settings = snakemake.params.settings
-tables = {name: pd.read_csv(path) for name, path in snakemake.input.items()}
+tables = {name: pd.read_csv(path) for name, path in snakemake.input.items() if name != "code"}
 write_text(mechanism_macros(settings, tables["summary"], tables["per_run"], tables["outcomes"],
                             tables["noise"], tables["runs"]), snakemake.output.macros)
 generated = mechanism_tables(settings, tables["summary"], tables["outcomes"], tables["noise"])

@@ -7,7 +7,7 @@ from diffauction.io import write_text
 from diffauction.report import overshading_macros, overshading_tables
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
-tables = {name: pd.read_csv(path) for name, path in snakemake.input.items()}
+tables = {name: pd.read_csv(path) for name, path in snakemake.input.items() if name != "code"}
 tolerance = snakemake.params.tolerance
 write_text(
     overshading_macros(tables["table"], tables["fit"], tables["sweep"], tables["tradeoff"],

@@ -7,5 +7,5 @@ from diffauction.io import write_text
 from diffauction.report import provenance_table
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
-write_text(provenance_table([pd.read_csv(path) for path in snakemake.input]),
+write_text(provenance_table([pd.read_csv(path) for path in snakemake.input.runs]),
            snakemake.output[0])
