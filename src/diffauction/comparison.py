@@ -83,13 +83,17 @@ def _learner_errors(spec: dict, key: str, n_agents: list[int], allowed: tuple[st
     if learner == "ppo":
         from .marl import PPOConfig  # needs no torchrl: a plain dataclass
 
-        fields = {f.name for f in dataclasses.fields(PPOConfig)}
+        defaults = dataclasses.asdict(PPOConfig())
     else:
-        fields = {f.name for f in dataclasses.fields(CONFIGS[learner])}
+        defaults = dataclasses.asdict(CONFIGS[learner]())
     settings = spec.get("settings", {})
-    for name in sorted(set(settings) - fields):
+    for name in sorted(set(settings) - set(defaults)):
         messages.append(f"{key}.settings.{name}: not a setting of {learner!r}; "
-                        f"allowed: {sorted(fields)}")
+                        f"allowed: {sorted(defaults)}")
+    for name in sorted(set(settings) & set(defaults)):
+        allowed = _setting_type(defaults[name])
+        if allowed and not _has_type(settings[name], allowed):
+            messages.append(f"{key}.settings.{name}: {settings[name]!r} is not {allowed}")
     if messages or learner == "ppo":
         return messages
     cfg = make_config(learner, settings)
@@ -115,11 +119,38 @@ def _learner_errors(spec: dict, key: str, n_agents: list[int], allowed: tuple[st
     return messages
 
 
+def _setting_type(default) -> str | None:
+    """What a setting must be, from its default (None: not checked here)."""
+    if isinstance(default, bool):
+        return "a boolean"
+    if isinstance(default, int):
+        return "an integer"
+    if isinstance(default, float):
+        return "a number"
+    if default is None:
+        return "a number or null"
+    if isinstance(default, str):
+        return "a string"
+    return None
+
+
+def _has_type(value, allowed: str) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return {"a boolean": isinstance(value, bool),
+            "an integer": isinstance(value, int) and not isinstance(value, bool),
+            "a number": number and math.isfinite(value),
+            "a number or null": value is None or (number and math.isfinite(value)),
+            "a string": isinstance(value, str)}[allowed]
+
+
 def validate_section(section: dict, key: str = "comparison") -> list[str]:
     """What the schema cannot say about the comparison block: one message per problem, each
     naming its key."""
     messages = []
     learners = section["learners"]
+    if "ppo" in learners:  # results/learners/ppo/ belongs to the PPO target
+        messages.append(f"{key}.learners.ppo: the name is reserved for comparison.ppo; "
+                        "allowed: any other name")
     for name, spec in learners.items():
         messages += _learner_errors(spec, f"{key}.learners.{name}", section["n_agents"],
                                     VARIANT_LEARNERS)
@@ -135,6 +166,17 @@ def validate_section(section: dict, key: str = "comparison") -> list[str]:
     return messages
 
 
+def label_of(name: str, spec: dict) -> str:
+    """A learner's name in the report: its ``label`` (LaTeX), else its key without underscores
+    (an underscore is a LaTeX error outside math)."""
+    return spec.get("label", name.replace("_", " "))
+
+
+def learner_labels(section: dict) -> dict[str, str]:
+    """Variant → label, in the configuration's order."""
+    return {name: label_of(name, spec) for name, spec in section["learners"].items()}
+
+
 def variant_settings(section: dict, variant: str) -> dict:
     """Everything one variant's training job depends on (a Snakemake ``params`` value)."""
     if variant == "ppo":
@@ -145,7 +187,7 @@ def variant_settings(section: dict, variant: str) -> dict:
                 "seeds": seed_values(spec["seeds"]), "w0": section["w0"],
                 "records": section["records"]}
     spec = section["learners"][variant]
-    return {"variant": variant, "learner": spec["learner"], "label": spec.get("label", variant),
+    return {"variant": variant, "learner": spec["learner"], "label": label_of(variant, spec),
             "budget": int(spec["budget"]), "settings": dict(spec["settings"]),
             "n_agents": list(section["n_agents"]), "mechanisms": list(section["mechanisms"]),
             "seeds": seed_values(section["seeds"]), "w0": section["w0"],
@@ -396,7 +438,8 @@ def sci_tex(x: float) -> str:
 
 
 def ratio_tex(ratio: float, bound: str) -> str:
-    if bound == "none" or math.isnan(ratio):
+    """``--`` where there is no ratio, or only a lower bound below one (which says nothing)."""
+    if bound == "none" or math.isnan(ratio) or (bound == ">" and ratio < 1):
         return "--"
     text = f"{ratio:.1f}" if ratio < 10 else f"{ratio:.0f}"
     return f"$>${text}" if bound == ">" else text
@@ -415,7 +458,7 @@ def learners_macros(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
     from .report import macro
 
     reference = section["reference"]
-    labels = {v: spec.get("label", v) for v, spec in section["learners"].items()}
+    labels = learner_labels(section)
     lines = [
         macro("LCTolerance", f"{section['tolerance']:g}"),
         macro("LCSeeds", len(seed_values(section["seeds"]))),
@@ -462,7 +505,7 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
     """The section's two tables: accounting per learner, and samples to reach τ per setting."""
     from .report import latex_table
 
-    labels = {v: spec.get("label", v) for v, spec in section["learners"].items()}
+    labels = learner_labels(section)
     reference = section["reference"]
     tol = f"{section['tolerance']:g}"
     per_learner = (summary.groupby("variant", sort=False)
@@ -512,7 +555,8 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
                  f"reaches ${tol}$ and stays there to the end of the budget (median and worst "
                  f"over seeds; ``not reached'': not within the learner's budget). Ratio: "
                  f"median samples of the learner over those of the reference "
-                 f"({labels[reference]}), ``$>$'' a lower bound; eval.\\ ratio: the same in "
+                 f"({labels[reference]}), ``$>$'' a lower bound (the learner did not reach "
+                 f"it within its budget), ``--'' none; eval.\\ ratio: the same in "
                  f"utility evaluations (Table~\\ref{{tab:learners-accounting}}). Final L2: "
                  f"worst run at the "
                  f"end of the budget; $\\hat\\ell$: median ex-ante utility loss of the final "
@@ -528,10 +572,9 @@ def ppo_summary(trajectory: pd.DataFrame, finals: pd.DataFrame, reference: pd.Da
                 tolerance: float) -> pd.DataFrame:
     """PPO's summary per (N, mechanism), as :func:`summary_table`, with the reference learner's
     median samples in the same setting and the ratio against it (NaN where it has none)."""
-    summary = summary_table(reach_table(trajectory, tolerance), finals, {"ppo": 1})
-    final = (trajectory[trajectory["step"] == trajectory.groupby(RUN_KEYS)["step"]
-                        .transform("max")]
-             .groupby(KEYS)["l2_bid"].median().rename("final_l2_median").reset_index())
+    reach = reach_table(trajectory, tolerance)
+    summary = summary_table(reach, finals, {"ppo": 1})
+    final = reach.groupby(KEYS)["final_l2"].median().rename("final_l2_median").reset_index()
     summary = summary.merge(final, on=KEYS)
     ref = reference[["n_agents", "mechanism", "median"]].rename(
         columns={"median": "reference_median"})
@@ -560,6 +603,7 @@ def ppo_macros(summary: pd.DataFrame, tolerance: float) -> str:
         macro("LCPPOReached", int(row["reached"])),
         macro("LCPPOMedian", samples_tex(row["median"])),
         macro("LCPPORatio", ratio_tex(row["ratio_median"], row["bound_median"])),
+        macro("LCPPOReferenceMedian", samples_tex(row["reference_median"])),
         macro("LCPPOTolerance", f"{tolerance:g}"),
     ]
     return "".join(lines)

@@ -1,11 +1,18 @@
-"""Macros of the PPO sentence in "Learners compared" (only once the PPO target has run)."""
+"""Macros of the PPO paragraph in "Learners compared": PPO's numbers once the PPO target has run
+(results/learners/ppo.csv, passed as text), else ``\\LCPPOAvailable`` = 0 and the paragraph
+points to the README."""
+import io
 import sys
 
 import pandas as pd
 
 from diffauction.comparison import ppo_macros
 from diffauction.io import write_text
+from diffauction.report import macro
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
-write_text(ppo_macros(pd.read_csv(snakemake.input[0]), snakemake.params.tolerance),
-           snakemake.output[0])
+if snakemake.params.ppo:
+    text = ppo_macros(pd.read_csv(io.StringIO(snakemake.params.ppo)), snakemake.params.tolerance)
+else:
+    text = macro("LCPPOAvailable", 0)
+write_text(text, snakemake.output[0])
