@@ -119,7 +119,7 @@ def test_rerun_precision_after_a_full_build(tmp_path):
     config_path = work / "config" / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
     config["experiments"]["tradeoff"]["steps"] += 1
-    config_path.write_text(yaml.safe_dump(config))
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     plan = snakemake(work, "-n", "--cores", "1")
     jobs = planned_jobs(plan)
     text = plan.stdout + plan.stderr
@@ -131,7 +131,7 @@ def test_rerun_precision_after_a_full_build(tmp_path):
     assert "paper" in jobs
 
     config["experiments"]["tradeoff"]["steps"] -= 1
-    config_path.write_text(yaml.safe_dump(config))
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     style = work / "src" / "diffauction" / "plotstyle.py"
     style.write_text(style.read_text() + "\n# a style tweak\n")
     plan = snakemake(work, "-n", "--cores", "1")
