@@ -6,7 +6,6 @@ import re
 import tomllib
 
 import yaml
-
 from workflow_utils import REPO
 
 CONDA_NAMES = {"torch": "pytorch"}  # PyPI name → conda-forge name where they differ
