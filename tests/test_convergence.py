@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from workflow_utils import REPO, snakemake, workflow_copy
+from workflow_utils import REPO, dry_run_with_config, snakemake, workflow_copy
 
 from diffauction import convergence as conv
 from diffauction.config import ConfigError, validate_config
@@ -247,10 +247,6 @@ def test_dry_run_lists_the_mechanism_rules(tmp_path):
 def test_bad_units_fail_the_dry_run_naming_the_key(tmp_path):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["mechanism_comparison"]["units"] = 3
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(config))
-    work = workflow_copy(tmp_path / "work", bad)
-    result = snakemake(work, "-n", "--cores", "1")
-    out = result.stdout + result.stderr
+    result, out = dry_run_with_config(tmp_path, config)
     assert result.returncode != 0
     assert "mechanism_comparison.units" in out and "Traceback" not in out

@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
-from workflow_utils import REPO, snakemake, workflow_copy
+from workflow_utils import REPO, dry_run_with_config, snakemake, workflow_copy
 
 TINY = REPO / "tests" / "data" / "tiny_config.yaml"
 needs_latex = pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed")
@@ -37,11 +37,7 @@ def test_bad_config_fails_at_dry_run_naming_the_key(tmp_path, path, value, key, 
     for part in path[:-1]:
         node = node[part]
     node[path[-1]] = value
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(config))
-    work = workflow_copy(tmp_path / "work", bad)
-    result = snakemake(work, "-n", "--cores", "1")
-    out = result.stdout + result.stderr
+    result, out = dry_run_with_config(tmp_path, config)
     assert result.returncode != 0
     assert key in out and allowed in out, out
     assert "Traceback" not in out

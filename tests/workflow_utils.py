@@ -32,3 +32,14 @@ def workflow_copy(destination: Path, config: Path | None = None) -> Path:
 def snakemake(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(["snakemake", *args], cwd=workdir, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def dry_run_with_config(tmp_path: Path, config: dict) -> tuple[subprocess.CompletedProcess, str]:
+    """``snakemake -n`` in a workflow copy that uses ``config``; returns (result, all output)."""
+    import yaml
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    work = workflow_copy(tmp_path / "work", bad)
+    result = snakemake(work, "-n", "--cores", "1")
+    return result, result.stdout + result.stderr

@@ -22,8 +22,22 @@ import torch
 from scipy import special
 
 
+class InverseCDFSampling:
+    """``sample`` for every prior that maps U[0,1) draws through its ``transform``."""
+
+    def sample(
+        self,
+        shape: tuple[int, ...],
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+    ) -> torch.Tensor:
+        unit = torch.rand(shape, generator=generator, dtype=dtype, device=device)
+        return self.transform(unit)
+
+
 @dataclass(frozen=True)
-class UniformPrior:
+class UniformPrior(InverseCDFSampling):
     """Values v ~ U[low, high], independent across agents and draws."""
 
     low: float = 0.0
@@ -50,19 +64,9 @@ class UniformPrior:
     def cdf(self, v: torch.Tensor) -> torch.Tensor:
         return ((v - self.low) / (self.high - self.low)).clamp(0.0, 1.0)
 
-    def sample(
-        self,
-        shape: tuple[int, ...],
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype = torch.float64,
-        device: str | torch.device = "cpu",
-    ) -> torch.Tensor:
-        unit = torch.rand(shape, generator=generator, dtype=dtype, device=device)
-        return self.transform(unit)
-
 
 @dataclass(frozen=True)
-class BetaPrior:
+class BetaPrior(InverseCDFSampling):
     """Values v = low + (high − low)·X, X ~ Beta(a, b), independent across agents and draws.
 
     The quantile function has no closed form; ``transform`` interpolates it linearly in a table
@@ -124,16 +128,6 @@ class BetaPrior:
         x = ((v.detach().to("cpu", torch.float64) - self.low) / (self.high - self.low))
         out = special.betainc(self.a, self.b, x.clamp(0.0, 1.0).numpy())
         return torch.from_numpy(out).to(dtype=v.dtype, device=v.device)
-
-    def sample(
-        self,
-        shape: tuple[int, ...],
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype = torch.float64,
-        device: str | torch.device = "cpu",
-    ) -> torch.Tensor:
-        unit = torch.rand(shape, generator=generator, dtype=dtype, device=device)
-        return self.transform(unit)
 
 
 PRIORS = {"uniform": UniformPrior, "beta": BetaPrior}
