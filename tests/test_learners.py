@@ -108,8 +108,8 @@ def test_trainer_gradient_is_non_cooperative(monkeypatch, mechanism, gradient):
     calls = []
     original = learners.GRADIENTS[gradient]
 
-    def spy(policy, mech, values, params, beta, work):
-        grad = original(policy, mech, values, params, beta, work)
+    def spy(policy, mech, values, params, beta, work, out):
+        grad = original(policy, mech, values, params, beta, work, out)
         calls.append((values.clone(), params.clone(), beta.clone(), grad.clone()))
         return grad
 

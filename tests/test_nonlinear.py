@@ -84,8 +84,8 @@ def test_mlp_training_gradient_is_non_cooperative(monkeypatch, shared):
     calls = []
     original = learners.GRADIENTS["autograd"]
 
-    def spy(policy, mech, values, params, beta, work):
-        grad = original(policy, mech, values, params, beta, work)
+    def spy(policy, mech, values, params, beta, work, out):
+        grad = original(policy, mech, values, params, beta, work, out)
         calls.append((policy, values.clone(), params.clone(), beta.clone(), grad.clone()))
         return grad
 

@@ -48,7 +48,8 @@ def test_tables_record_seed_config_and_versions(tmp_path):
     run_training(resolved, tmp_path / "trajectory.csv", tmp_path / "runs.csv")
     runs = pd.read_csv(tmp_path / "runs.csv")
     for column in ["experiment", "config_hash", "seed", "package_version", "git_commit",
-                   "torch_version", "python_version", "beta_start", "sampler", "lr_start"]:
+                   "torch_version", "python_version", "device", "beta_start", "sampler",
+                   "lr_start"]:
         assert column in runs, column
     trajectory = pd.read_csv(tmp_path / "trajectory.csv")
     assert list(trajectory[["run", "step", "agent"]].itertuples(index=False)) == sorted(

@@ -10,9 +10,12 @@ agents as a single tensor program shaped ``[runs, batch, agents]``:
 3. Adam or SGD ascends each run's and agent's parameters with that run's learning rate, under
    per-run schedules for β and the learning rate (:mod:`diffauction.schedules`).
 
-The gradient of a linear policy has a closed form (``gradient="analytic"``, the fast path);
-``gradient="autograd"`` back-propagates the sum of the agents' smoothed utilities, each computed
-with detached opponents, and gives the same numbers (tested).
+The gradient of a linear policy has a closed form (``gradient="analytic"``, the fast path: the
+mechanism's fused ``linear_bid_gradient_``); ``gradient="autograd"`` back-propagates the sum of
+the agents' smoothed utilities, each computed with detached opponents, and gives the same numbers
+(tested). On the CPU a step draws and uses the values in cache-sized blocks of whole runs
+(:data:`CPU_BLOCK_ELEMENTS`), which changes no number, and subnormals are flushed to zero while
+:func:`train` runs. ``benchmarks/throughput.py`` measures all of this.
 
 Beyond the seed's setting (all optional; their defaults reproduce it exactly): affine and neural
 policies (:mod:`diffauction.policies`, autograd gradient only), one prior per agent
@@ -52,6 +55,14 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise ValueError(f"device: unknown device {name!r}; allowed: ['auto', 'cpu', 'cuda']")
     return torch.device(name)
+
+
+def device_label(device: torch.device) -> str:
+    """What a result table records about the device: ``cpu``, or ``cuda (<GPU name>)``. The two
+    draw different random numbers (numpy's PCG64 on the CPU, torch's Philox on a GPU)."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
 
 
 @dataclass
@@ -127,6 +138,24 @@ def analytic_gradient(
     return policy.chain_rule(values, mechanism.smoothed_bid_gradient(values, bids, beta))
 
 
+#: Valuations (runs × batch × agents) a CPU training step handles at once. A block's values, bids
+#: and scratch (3 × 512 KiB in float32) stay in a core's 2 MiB L2 cache between the ~10
+#: elementwise passes of the fused step; on a whole 256 × 1024 × 2 batch (three 2 MiB buffers)
+#: every pass runs from memory and costs 3–10× more, and a neural policy's batched autograd over
+#: 64 × 4096 × 5 runs 2.4× faster in blocks (benchmarks/throughput.py). Blocks hold whole runs,
+#: so a run's arithmetic does not depend on the block size (tested).
+CPU_BLOCK_ELEMENTS = 1 << 17
+
+
+def run_blocks(runs: int, per_run: int, block_elements: int | None) -> list[slice]:
+    """Consecutive slices of whole runs with at most ``block_elements`` elements each (one run
+    at least); ``None`` gives one block of every run."""
+    if block_elements is None:
+        return [slice(0, runs)]
+    size = max(1, block_elements // max(per_run, 1))
+    return [slice(lo, min(lo + size, runs)) for lo in range(0, runs, size)]
+
+
 class Workspace:
     """Preallocated agent-major buffers for the fused analytic step ([runs, agents, batch] in
     memory, used as [runs, batch, agents] views), so a training step allocates nothing big."""
@@ -135,15 +164,23 @@ class Workspace:
         self.bids = torch.empty((runs, agents, batch), dtype=dtype, device=device).transpose(1, 2)
         self.scratch = torch.empty_like(self.bids)
 
+    def first(self, runs: int) -> Workspace:
+        """The same memory for the first ``runs`` runs (a last, shorter block)."""
+        if runs == self.bids.shape[0]:
+            return self
+        view = Workspace.__new__(Workspace)
+        view.bids, view.scratch = self.bids[:runs], self.scratch[:runs]
+        return view
+
 
 def analytic_gradient_inplace(policy: LinearPolicy, mechanism: Mechanism, values: torch.Tensor,
-                              params: torch.Tensor, beta: torch.Tensor,
-                              work: Workspace) -> torch.Tensor:
-    """:func:`analytic_gradient` computed in ``work``'s buffers with the mechanism's fused
-    in-place derivative (same numbers up to rounding; tested)."""
-    bids = torch.mul(params[:, None, :], values, out=work.bids)
-    grad = mechanism.smoothed_bid_gradient_(values, bids, beta, work.scratch)
-    return grad.mul_(values).mean(dim=1)
+                              params: torch.Tensor, beta: torch.Tensor, work: Workspace,
+                              out: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`analytic_gradient` computed in ``work``'s buffers by the mechanism's fused
+    ``linear_bid_gradient_`` (same numbers up to rounding; tested); written to ``out`` if given."""
+    work = work.first(values.shape[0])
+    grad = mechanism.linear_bid_gradient_(values, params, beta, work.bids, work.scratch)
+    return grad if out is None else out.copy_(grad)
 
 
 def autograd_gradient(
@@ -166,13 +203,14 @@ def autograd_gradient(
     return grad
 
 
+def _autograd_into(policy, mechanism, values, params, beta, work, out):
+    return out.copy_(autograd_gradient(policy, mechanism, values, params, beta))
 
 
 GRADIENTS = {
-    # the trainer's gradient functions: (policy, mechanism, values, params, beta, workspace)
+    # the trainer's gradient functions: (policy, mechanism, values, params, beta, workspace, out)
     "analytic": analytic_gradient_inplace,
-    "autograd": lambda policy, mechanism, values, params, beta, work: autograd_gradient(
-        policy, mechanism, values, params, beta),
+    "autograd": _autograd_into,
 }
 
 
@@ -189,15 +227,17 @@ class Adam:
         self.eps = eps
         self.m = torch.zeros_like(params)
         self.v = torch.zeros_like(params)
+        self.denom = torch.empty_like(params)
         self.t = 0
 
     def step(self, params: torch.Tensor, grad: torch.Tensor, lr: torch.Tensor) -> None:
+        """θ += lr·m̂/(√v̂ + ε) with m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ), in few passes."""
         self.t += 1
-        self.m.mul_(self.b1).add_(grad, alpha=1 - self.b1)
+        self.m.lerp_(grad, 1 - self.b1)
         self.v.mul_(self.b2).addcmul_(grad, grad, value=1 - self.b2)
-        m_hat = self.m / (1 - self.b1**self.t)
-        v_hat = self.v / (1 - self.b2**self.t)
-        params.add_(broadcast_per_run(lr, params) * m_hat / (v_hat.sqrt() + self.eps))
+        denom = torch.sqrt(self.v, out=self.denom).div_(math.sqrt(1 - self.b2**self.t))
+        ratio = torch.div(self.m, denom.add_(self.eps), out=denom)  # m/(√v̂ + ε)
+        params.addcmul_(broadcast_per_run(lr, params), ratio, value=1 / (1 - self.b1**self.t))
 
 
 class SGD:
@@ -234,7 +274,11 @@ class ValueSampler:
     * ``sobol``: a scrambled Sobol sequence in N dimensions per run (quasi-Monte-Carlo), each
       step taking the next ``batch`` points; the scramble is seeded by the run's seed.
 
-    A run's draws depend only on its seed, never on the other runs in the program.
+    A run's draws depend only on its seed, never on the other runs in the program or on how the
+    runs are split into blocks. On the CPU each run owns a PCG64 bit generator; float32 draws are
+    k·2⁻²⁴ with k the low 24 bits of each 32-bit half of its raw 64-bit output (two draws per
+    word: 2.6× fewer generator calls than numpy's float32 ``random``), float64 draws are numpy's
+    53-bit ``random``. On a GPU each run owns a ``torch.Generator`` and the draws stay there.
     """
 
     def __init__(self, kind: str, seeds: list[int], agents: int, batch: int, dtype, device):
@@ -243,40 +287,60 @@ class ValueSampler:
         if kind == "antithetic" and batch % 2:
             raise ValueError(f"sampler: 'antithetic' needs an even batch_size, got {batch}")
         self.kind, self.agents, self.batch = kind, agents, batch
-        # On the CPU numpy's PCG64 draws about twice as fast as torch's generator; on a GPU the
-        # draws stay on the device.
+        self.half = batch // 2 if kind == "antithetic" else batch
         self.on_cpu = torch.device(device).type == "cpu"
         if self.on_cpu:
-            self.generators = [np.random.Generator(np.random.PCG64(int(s))) for s in seeds]
+            self.bit_generators = [np.random.PCG64(int(s)) for s in seeds]
+            self.generators = [np.random.Generator(g) for g in self.bit_generators]
         else:
             self.generators = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
         self.sobol = [torch.quasirandom.SobolEngine(agents, scramble=True, seed=int(s))
                       for s in seeds] if kind == "sobol" else []
         self.dtype, self.device = dtype, device
+        self._words = np.empty((0, 0), dtype=np.uint64)  # raw-bit staging, grown on demand
 
-    def fill(self, buffer: torch.Tensor) -> None:
-        """Overwrite ``buffer`` [runs, agents, batch] with the next draws of every run."""
+    def fill(self, buffer: torch.Tensor, runs: slice = slice(None)) -> None:
+        """Overwrite ``buffer`` [n, agents, batch] with the next draws of the n runs ``runs``."""
         if self.kind == "sobol":
-            for r, engine in enumerate(self.sobol):
+            # SobolEngine draws on the CPU: gather every run's points, then one copy to a GPU
+            staging = buffer if buffer.device.type == "cpu" else torch.empty(
+                buffer.shape, dtype=buffer.dtype, pin_memory=torch.cuda.is_available())
+            for r, engine in enumerate(self.sobol[runs]):
                 points = engine.draw(self.batch, dtype=torch.float64)  # [batch, agents]
-                buffer[r].copy_(points.T)
+                staging[r].copy_(points.T)
+            if staging is not buffer:
+                buffer.copy_(staging, non_blocking=True)
             return
-        half = self.batch // 2 if self.kind == "antithetic" else self.batch
-        if self.on_cpu:
-            np_dtype = np.float32 if buffer.dtype == torch.float32 else np.float64
-            draws = np.empty((self.agents, half), dtype=np_dtype)
-            target = buffer.numpy()
-            for r, generator in enumerate(self.generators):
-                if half == self.batch:
-                    generator.random(out=target[r], dtype=np_dtype)
-                else:
-                    generator.random(out=draws, dtype=np_dtype)
-                    target[r, :, :half] = draws
+        half = self.half
+        target = buffer if half == self.batch else buffer[:, :, :half]
+        if not self.on_cpu:
+            for r, generator in enumerate(self.generators[runs]):
+                torch.rand((self.agents, half), generator=generator, out=target[r])
+        elif buffer.dtype == torch.float32:
+            self._fill_float32(self.bit_generators[runs], target)
         else:
-            for r, generator in enumerate(self.generators):
-                torch.rand((self.agents, half), generator=generator, out=buffer[r, :, :half])
+            draws = target.numpy()
+            scratch = None if half == self.batch else np.empty(draws.shape[1:], np.float64)
+            for r, generator in enumerate(self.generators[runs]):
+                if scratch is None:
+                    generator.random(out=draws[r])
+                else:
+                    generator.random(out=scratch)
+                    draws[r] = scratch
         if self.kind == "antithetic":
             torch.sub(1.0, buffer[:, :, :half], out=buffer[:, :, half:])
+
+    def _fill_float32(self, bit_generators, target: torch.Tensor) -> None:
+        n, per_run = target.shape[0], target[0].numel()
+        words = (per_run + 1) // 2
+        if self._words.shape[0] < n or self._words.shape[1] != words:
+            self._words = np.empty((n, words), dtype=np.uint64)
+        staging = self._words[:n]
+        for r, bit_generator in enumerate(bit_generators):
+            staging[r] = bit_generator.random_raw(words)
+        bits = torch.from_numpy(staging.view(np.int32))[:, :per_run]  # [n, 2·words] → per run
+        bits.bitwise_and_(0xFFFFFF)
+        target.copy_(bits.reshape(target.shape)).mul_(2.0**-24)  # exact: k < 2²⁴
 
 
 def _raise_non_finite(params: torch.Tensor, step: int, setup: RunBatch) -> None:
@@ -291,7 +355,22 @@ def _raise_non_finite(params: torch.Tensor, step: int, setup: RunBatch) -> None:
 
 
 def train(setup: RunBatch) -> TrainResult:
-    """Run every run of ``setup`` in one batched program; see the module docstring."""
+    """Run every run of ``setup`` in one batched program; see the module docstring.
+
+    On the CPU, subnormal floats are flushed to zero while it runs (x86 FTZ/DAZ, switched off
+    again afterwards): at large β the win probabilities of clear losers underflow through the
+    subnormal range (< 1.2e-38 in float32), which x86 processes about 100× slower; flushing
+    makes annealed runs 1.5× faster and changes no digit that is reported.
+    """
+    flushing = torch.set_flush_denormal(True)  # False where the processor cannot
+    try:
+        return _train(setup)
+    finally:
+        if flushing:
+            torch.set_flush_denormal(False)
+
+
+def _train(setup: RunBatch) -> TrainResult:
     device = resolve_device(setup.device)
     dtype = DTYPES[setup.dtype]
     runs, batch, agents, steps = setup.runs, setup.batch_size, setup.n_agents, setup.steps
@@ -319,7 +398,13 @@ def train(setup: RunBatch) -> TrainResult:
     # agent-major memory, viewed as [runs, batch, agents]: see highest_competing_bid
     unit_buffer = torch.empty((runs, agents, batch), dtype=dtype, device=device)
     unit = unit_buffer.transpose(1, 2)
-    work = Workspace(runs, agents, batch, dtype, device)
+    # on the CPU a step goes through cache-sized blocks of whole runs, each drawn and used at
+    # once; per-run mechanism state (CRRA ρ) and GPUs take every run in one block
+    blocked = device.type == "cpu" and setup.risk_aversion is None
+    blocks = run_blocks(runs, agents * batch, CPU_BLOCK_ELEMENTS if blocked else None)
+    work = (Workspace(blocks[0].stop - blocks[0].start, agents, batch, dtype, device)
+            if setup.gradient == "analytic" else None)
+    grad = torch.empty_like(params)
 
     record = [0] + [t for t in range(1, steps + 1) if t % setup.record_every == 0 or t == steps]
     k_of_step = {t: k for k, t in enumerate(record)}
@@ -346,18 +431,27 @@ def train(setup: RunBatch) -> TrainResult:
             hist_grid[0] = policy.bids(grid_values, params)
 
     standard_uniform = isinstance(prior, UniformPrior) and (prior.low, prior.high) == (0.0, 1.0)
+    # per block: (runs, its draw buffer, its [runs, batch, agents] view, parameters, gradient);
+    # views of buffers updated in place, so they stay valid for every step
+    block_views = [(block, unit_buffer[block], unit[block], params[block], grad[block])
+                   for block in blocks]
     for t in range(steps):
-        sampler.fill(unit_buffer)
-        # U[0,1] is the identity map (0 + 1·u == u exactly): skip a full-size allocation per step
-        values = unit if standard_uniform else prior.transform(unit)
         beta_t = beta.at(t, steps)
         lr_t = lr.at(t, steps)
-        grad = gradient_fn(policy, mechanism, values, params, beta_t[:, None, None], work)
-        previous.copy_(params)
-        optimizer.step(params, grad, lr_t)
-        if not bool(torch.isfinite(params).all()):
-            _raise_non_finite(params, t + 1, setup)
+        beta_column = beta_t[:, None, None]
+        for block, draws, block_unit, block_params, block_grad in block_views:
+            sampler.fill(draws, block)
+            # U[0,1] is the identity map (0 + 1·u == u exactly): no full-size copy per step
+            values = block_unit if standard_uniform else prior.transform(block_unit)
+            gradient_fn(policy, mechanism, values, block_params, beta_column[block], work,
+                        out=block_grad)
         k = k_of_step.get(t + 1)
+        if k is not None:
+            previous.copy_(params)
+        optimizer.step(params, grad, lr_t)
+        # one reduction per step; the exact check runs only when the sum is not finite
+        if not math.isfinite(params.sum().item()) and not bool(torch.isfinite(params).all()):
+            _raise_non_finite(params, t + 1, setup)
         grid_bids = None
         if grid_values is not None and (t >= tail_start or k is not None):
             with torch.no_grad():

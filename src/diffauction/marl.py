@@ -44,7 +44,6 @@ from dataclasses import dataclass
 import torch
 
 from .baselines import DEFAULT_PRIOR, Trajectory, fit_slope
-from .env import parallel_env
 from .equilibria import bne_bid, bne_linear_coefficient
 from .metrics import l2_distance, l2_linear, value_quantiles
 from .priors import make_prior
@@ -111,6 +110,8 @@ def _train_ppo(n_agents: int, mechanism: str, seed: int, frames: int, cfg: PPOCo
     from torchrl.envs.libs.pettingzoo import PettingZooWrapper
     from torchrl.modules import MLP, ProbabilisticActor, TanhNormal, ValueOperator
     from torchrl.objectives import ClipPPOLoss, ValueEstimators
+
+    from .env import parallel_env  # gymnasium/pettingzoo: only where PPO really runs
 
     pri = make_prior(prior or DEFAULT_PRIOR)
     agents = [f"bidder_{i}" for i in range(n_agents)]

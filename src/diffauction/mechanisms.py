@@ -55,6 +55,17 @@ def highest_competing_bid(bids: torch.Tensor, out: torch.Tensor | None = None) -
     return out
 
 
+def bid_margin(bids: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """b_i − max_{j≠i} b_j for every agent (agent axis last), written to ``out`` (same shape, not
+    aliasing ``bids``). With two agents the margins are d and −d: one subtraction over half the
+    elements instead of the competing bids and a full one."""
+    if bids.shape[-1] == 2:
+        torch.sub(bids[..., 0], bids[..., 1], out=out[..., 0])
+        torch.neg(out[..., 0], out=out[..., 1])
+        return out
+    return torch.sub(bids, highest_competing_bid(bids, out=out), out=out)
+
+
 def hard_allocation(bids: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """One-hot allocation to the highest bid, ties broken uniformly at random.
 
@@ -72,6 +83,13 @@ def smoothed_win_probability(bids: torch.Tensor, beta) -> torch.Tensor:
     """σ(β(b_i − m_i)) with the competing bid m_i detached (opponents are constants)."""
     competing = highest_competing_bid(bids.detach())
     return torch.sigmoid(beta * (bids - competing))
+
+
+def _per_run(beta, like: torch.Tensor) -> torch.Tensor:
+    """β (a float or a per-run tensor [runs, 1, 1]) shaped to broadcast against ``like``, whose
+    first axis is the run."""
+    beta = torch.as_tensor(beta, dtype=like.dtype, device=like.device)
+    return beta.reshape(-1, *([1] * (like.dim() - 1)))
 
 
 class Mechanism:
@@ -104,13 +122,20 @@ class Mechanism:
                               beta) -> torch.Tensor:
         raise NotImplementedError
 
-    def smoothed_bid_gradient_(self, values: torch.Tensor, bids: torch.Tensor, beta,
-                               scratch: torch.Tensor) -> torch.Tensor:
-        """In-place ``smoothed_bid_gradient``: overwrites ``bids`` with ∂ũ_i/∂b_i and returns it;
-        ``scratch`` is a work buffer of the same shape. The training loop's fast path: no
-        allocations and fewer passes over memory. This default calls the readable version;
-        mechanisms override it with fused code, and a test checks that both agree."""
-        return bids.copy_(self.smoothed_bid_gradient(values, bids, beta))
+    def linear_bid_gradient_(self, values: torch.Tensor, weights: torch.Tensor, beta,
+                             bids: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+        """E[v_i · ∂ũ_i/∂b_i] over the batch axis at the linear bids b = w·v: the exact gradient
+        of the smoothed utility in w_i (shape [runs, agents]; ``weights`` [runs, agents], ``beta``
+        a float or a per-run tensor [runs, 1, 1]). ``bids`` and ``scratch`` are work buffers
+        shaped like ``values`` and are overwritten.
+
+        The training loop's fast path. This default is the readable chain rule through
+        ``smoothed_bid_gradient``; the single-item auctions override it with fused code that
+        folds β into the bids (σ(β(b − m)) = σ(βb − βm), and max_j βb_j = β·max_j b_j) and the
+        linear policy into the reductions (v − b = (1 − w)·v), and a test checks that both agree.
+        """
+        torch.mul(weights[:, None, :], values, out=bids)
+        return (values * self.smoothed_bid_gradient(values, bids, beta)).mean(dim=1)
 
     def interim_utility(self, values: torch.Tensor, bids: torch.Tensor, competing) -> torch.Tensor:
         """Hard ex-interim utility E_m[u(v, b; m)] against a competing-bid distribution.
@@ -143,15 +168,19 @@ class FirstPrice(Mechanism):
         p = smoothed_win_probability(bids, beta)
         return (values - bids) * beta * p * (1.0 - p) - p
 
-    def smoothed_bid_gradient_(self, values, bids, beta, scratch):
+    def linear_bid_gradient_(self, values, weights, beta, bids, scratch):
         if type(self).smoothed_bid_gradient is not FirstPrice.smoothed_bid_gradient:
             # a subclass changed the derivative: the fused code below no longer applies
-            return Mechanism.smoothed_bid_gradient_(self, values, bids, beta, scratch)
-        p = highest_competing_bid(bids, out=scratch)
-        torch.sub(bids, p, out=p).mul_(beta).sigmoid_()  # p = σ(β(b − m))
-        grad = torch.sub(values, bids, out=bids).mul_(beta)  # (v − b)β
-        torch.addcmul(grad, grad, p, value=-1.0, out=grad)  # (v − b)β(1 − p)
-        return grad.sub_(1.0).mul_(p)  # (v − b)βp(1 − p) − p
+            return Mechanism.linear_bid_gradient_(self, values, weights, beta, bids, scratch)
+        # E[v(∂ũ/∂b)] = E[v((v − b)βp(1 − p) − p)] = β(1 − w)·E[vp·(v − vp)] − E[vp]
+        beta = _per_run(beta, weights)
+        scaled = torch.mul((weights * beta)[:, None, :], values, out=bids)  # βb
+        p = bid_margin(scaled, out=scratch).sigmoid_()  # σ(βb − βm) = σ(β(b − m))
+        vp = torch.mul(values, p, out=bids)
+        mean_vp = vp.mean(dim=1)
+        rest = torch.sub(values, vp, out=p)  # v(1 − p)
+        mean_v2s = rest.mul_(vp).mean(dim=1)  # E[v²p(1 − p)]
+        return mean_v2s.mul_((1.0 - weights) * beta).sub_(mean_vp)
 
     def interim_utility(self, values, bids, competing):
         return (values - bids) * competing.cdf(bids)
@@ -179,15 +208,17 @@ class SecondPrice(Mechanism):
         p = torch.sigmoid(beta * (bids - competing))
         return (values - competing) * beta * p * (1.0 - p)
 
-    def smoothed_bid_gradient_(self, values, bids, beta, scratch):
+    def linear_bid_gradient_(self, values, weights, beta, bids, scratch):
         if type(self).smoothed_bid_gradient is not SecondPrice.smoothed_bid_gradient:
             # a subclass changed the derivative: the fused code below no longer applies
-            return Mechanism.smoothed_bid_gradient_(self, values, bids, beta, scratch)
-        competing = highest_competing_bid(bids, out=scratch)
-        p = torch.sub(bids, competing, out=bids).mul_(beta).sigmoid_()  # σ(β(b − m))
-        grad = torch.sub(values, competing, out=scratch).mul_(beta).mul_(p)  # (v − m)βp
-        torch.addcmul(grad, grad, p, value=-1.0, out=grad)  # (v − m)βp(1 − p)
-        return bids.copy_(grad)
+            return Mechanism.linear_bid_gradient_(self, values, weights, beta, bids, scratch)
+        # E[v(∂ũ/∂b)] = E[v(v − m)βp(1 − p)] = −E[v·(βm − βv)·p(1 − p)]
+        scaled = torch.mul((weights * _per_run(beta, weights))[:, None, :], values, out=bids)  # βb
+        m = highest_competing_bid(scaled, out=scratch)  # βm
+        p = torch.sub(scaled, m, out=bids).sigmoid_()  # σ(β(b − m))
+        torch.addcmul(p, p, p, value=-1.0, out=p)  # p(1 − p)
+        torch.addcmul(m, values, _per_run(beta, values), value=-1.0, out=m)  # βm − βv
+        return torch.mul(m, p, out=p).mul_(values).mean(dim=1).neg_()
 
     def interim_utility(self, values, bids, competing):
         return values * competing.cdf(bids) - competing.partial_mean(bids)
@@ -212,15 +243,17 @@ class AllPay(Mechanism):
         p = smoothed_win_probability(bids, beta)
         return values * beta * p * (1.0 - p) - 1.0
 
-    def smoothed_bid_gradient_(self, values, bids, beta, scratch):
+    def linear_bid_gradient_(self, values, weights, beta, bids, scratch):
         if type(self).smoothed_bid_gradient is not AllPay.smoothed_bid_gradient:
             # a subclass changed the derivative: the fused code below no longer applies
-            return Mechanism.smoothed_bid_gradient_(self, values, bids, beta, scratch)
-        p = highest_competing_bid(bids, out=scratch)
-        torch.sub(bids, p, out=p).mul_(beta).sigmoid_()  # p = σ(β(b − m))
-        grad = torch.mul(values, p, out=bids).mul_(beta)  # vβp
-        torch.addcmul(grad, grad, p, value=-1.0, out=grad)  # vβp(1 − p)
-        return grad.sub_(1.0)
+            return Mechanism.linear_bid_gradient_(self, values, weights, beta, bids, scratch)
+        # E[v(∂ũ/∂b)] = E[v(vβp(1 − p) − 1)] = β·E[vp·(v − vp)] − E[v]
+        beta = _per_run(beta, weights)
+        scaled = torch.mul((weights * beta)[:, None, :], values, out=bids)  # βb
+        p = bid_margin(scaled, out=scratch).sigmoid_()  # σ(βb − βm) = σ(β(b − m))
+        vp = torch.mul(values, p, out=bids)
+        mean_v2s = torch.sub(values, vp, out=p).mul_(vp).mean(dim=1)  # E[v²p(1 − p)]
+        return mean_v2s.mul_(beta).sub_(values.mean(dim=1))
 
     def interim_utility(self, values, bids, competing):
         return values * competing.cdf(bids) - bids

@@ -13,7 +13,7 @@ from . import nonlinear
 from .config import config_hash, expand_experiment, select_runs, uses_bid_functions
 from .equilibria import bne_linear_coefficient
 from .io import atomic_path, provenance, write_csv
-from .learners import TrainResult, train
+from .learners import TrainResult, device_label, resolve_device, train
 from .mechanisms import make_mechanism
 from .metrics import best_response_gap, l2_linear, relative_utility_loss, stabilisation_step
 from .priors import make_prior
@@ -76,7 +76,8 @@ def run_training(resolved: dict, trajectory_path, summary_path, block: int = 0,
     """Train an experiment's runs (all, or block ``block`` of ``runs_per_job`` runs) and write
     their trajectory and summary tables, rows sorted by (run, step, agent)."""
     torch.set_num_threads(resolved["threads"])
-    meta = {"experiment": resolved["name"], "config_hash": config_hash(resolved)}
+    meta = {"experiment": resolved["name"], "config_hash": config_hash(resolved),
+            "device": device_label(resolve_device(resolved["device"]))}
     programs = expand_experiment(resolved)
     if runs_per_job:
         programs = select_runs(programs, block * runs_per_job, (block + 1) * runs_per_job)

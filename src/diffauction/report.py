@@ -265,6 +265,7 @@ def provenance_table(summaries: list[pd.DataFrame]) -> str:
             "commit": f"\\texttt{{{commit[:10]}{'-dirty' if commit.endswith('-dirty') else ''}}}",
             "torch": first["torch_version"],
             "python": first["python_version"],
+            "device": first.get("device", "cpu"),
         })
     frame = pd.DataFrame(rows)
     identity = str
@@ -273,7 +274,9 @@ def provenance_table(summaries: list[pd.DataFrame]) -> str:
         [("experiment", "experiment", identity), ("config_hash", "config hash", identity),
          ("runs", "runs", lambda x: f"{int(x)}"), ("seeds", "seeds", identity),
          ("package", "diffauction", identity), ("commit", "git commit", identity),
-         ("torch", "torch", identity), ("python", "Python", identity)],
+         ("torch", "torch", identity), ("python", "Python", identity),
+         ("device", "device", identity)],
         caption=("Provenance of every experiment, read from its result tables: the hash of its "
-                 "resolved configuration, its seeds, and the code and library versions."),
+                 "resolved configuration, its seeds, the code and library versions, and the device "
+                 "that trained it (CPU and GPU draw different random numbers)."),
         label="tab:provenance")

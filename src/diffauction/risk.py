@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from .mechanisms import FirstPrice, smoothed_win_probability
+from .mechanisms import FirstPrice, Mechanism, smoothed_win_probability
 
 #: |x| is floored here before x^ρ: u'(0) = ∞ for ρ < 1 would give inf·0 = NaN gradients
 SURPLUS_FLOOR = 1e-12
@@ -56,9 +56,9 @@ class RiskAverseFirstPrice(FirstPrice):
         return (crra(surplus, self.risk_aversion) * beta * p * (1.0 - p)
                 - crra_derivative(surplus, self.risk_aversion) * p)
 
-    def smoothed_bid_gradient_(self, values, bids, beta, scratch):
-        # FirstPrice's fused in-place version is the risk-neutral derivative: do not inherit it
-        return bids.copy_(self.smoothed_bid_gradient(values, bids, beta))
+    def linear_bid_gradient_(self, values, weights, beta, bids, scratch):
+        # FirstPrice's fused version is the risk-neutral derivative: take the readable chain rule
+        return Mechanism.linear_bid_gradient_(self, values, weights, beta, bids, scratch)
 
     def interim_utility(self, values, bids, competing):
         return crra(values - bids, self.risk_aversion) * competing.cdf(bids)
