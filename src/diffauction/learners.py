@@ -278,7 +278,8 @@ class ValueSampler:
     runs are split into blocks. On the CPU each run owns a PCG64 bit generator; float32 draws are
     k·2⁻²⁴ with k the low 24 bits of each 32-bit half of its raw 64-bit output (two draws per
     word, converted in bulk: 1.5× faster than numpy's float32 ``random``, which calls into the
-    generator once per value), float64 draws are numpy's 53-bit ``random``. On a GPU each run owns a ``torch.Generator`` and the draws stay there.
+    generator once per value), float64 draws are numpy's 53-bit ``random``. On a GPU each run
+    owns a ``torch.Generator`` and the draws stay there.
     """
 
     def __init__(self, kind: str, seeds: list[int], agents: int, batch: int, dtype, device):
