@@ -92,6 +92,20 @@ def _per_run(beta, like: torch.Tensor) -> torch.Tensor:
     return beta.reshape(-1, *([1] * (like.dim() - 1)))
 
 
+def _linear_win_moments(values: torch.Tensor, weights: torch.Tensor, beta, bids: torch.Tensor,
+                        scratch: torch.Tensor):
+    """(E[vp], E[v²p(1 − p)], β per run [runs, 1]) over the batch axis, p = σ(β(b_i − m_i)) at the
+    linear bids b = w·v, in the work buffers ``bids`` and ``scratch``. β is folded into the bids
+    (σ(βb − βm), and max_j βb_j = β·max_j b_j for β > 0); v²p(1 − p) = vp·(v − vp)."""
+    beta = _per_run(beta, weights)
+    scaled = torch.mul((weights * beta)[:, None, :], values, out=bids)  # βb
+    p = bid_margin(scaled, out=scratch).sigmoid_()
+    vp = torch.mul(values, p, out=bids)
+    mean_vp = vp.mean(dim=1)
+    mean_v2s = torch.sub(values, vp, out=p).mul_(vp).mean(dim=1)
+    return mean_vp, mean_v2s, beta
+
+
 class Mechanism:
     """A single-item auction: its hard rule and its sigmoid relaxation."""
 
@@ -172,14 +186,8 @@ class FirstPrice(Mechanism):
         if type(self).smoothed_bid_gradient is not FirstPrice.smoothed_bid_gradient:
             # a subclass changed the derivative: the fused code below no longer applies
             return Mechanism.linear_bid_gradient_(self, values, weights, beta, bids, scratch)
-        # E[v(∂ũ/∂b)] = E[v((v − b)βp(1 − p) − p)] = β(1 − w)·E[vp·(v − vp)] − E[vp]
-        beta = _per_run(beta, weights)
-        scaled = torch.mul((weights * beta)[:, None, :], values, out=bids)  # βb
-        p = bid_margin(scaled, out=scratch).sigmoid_()  # σ(βb − βm) = σ(β(b − m))
-        vp = torch.mul(values, p, out=bids)
-        mean_vp = vp.mean(dim=1)
-        rest = torch.sub(values, vp, out=p)  # v(1 − p)
-        mean_v2s = rest.mul_(vp).mean(dim=1)  # E[v²p(1 − p)]
+        # E[v(∂ũ/∂b)] = E[v((v − b)βp(1 − p) − p)] = β(1 − w)·E[v²p(1 − p)] − E[vp]
+        mean_vp, mean_v2s, beta = _linear_win_moments(values, weights, beta, bids, scratch)
         return mean_v2s.mul_((1.0 - weights) * beta).sub_(mean_vp)
 
     def interim_utility(self, values, bids, competing):
@@ -247,12 +255,8 @@ class AllPay(Mechanism):
         if type(self).smoothed_bid_gradient is not AllPay.smoothed_bid_gradient:
             # a subclass changed the derivative: the fused code below no longer applies
             return Mechanism.linear_bid_gradient_(self, values, weights, beta, bids, scratch)
-        # E[v(∂ũ/∂b)] = E[v(vβp(1 − p) − 1)] = β·E[vp·(v − vp)] − E[v]
-        beta = _per_run(beta, weights)
-        scaled = torch.mul((weights * beta)[:, None, :], values, out=bids)  # βb
-        p = bid_margin(scaled, out=scratch).sigmoid_()  # σ(βb − βm) = σ(β(b − m))
-        vp = torch.mul(values, p, out=bids)
-        mean_v2s = torch.sub(values, vp, out=p).mul_(vp).mean(dim=1)  # E[v²p(1 − p)]
+        # E[v(∂ũ/∂b)] = E[v(vβp(1 − p) − 1)] = β·E[v²p(1 − p)] − E[v]
+        _, mean_v2s, beta = _linear_win_moments(values, weights, beta, bids, scratch)
         return mean_v2s.mul_(beta).sub_(values.mean(dim=1))
 
     def interim_utility(self, values, bids, competing):
