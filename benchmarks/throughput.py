@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from diffauction.learners import RunBatch, resolve_device, train
+from diffauction.learners import RunBatch, device_label, resolve_device, train
 from diffauction.mechanisms import make_mechanism
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -150,19 +150,13 @@ def measure(rounds: int, base_steps: int, device, threads: int) -> pd.DataFrame:
                             "mechanism": mechanism, "policy": policy, "method": method,
                             "round": r, "seconds_per_step": seconds,
                             "valuations_per_second": runs * batch * agents / seconds,
-                            "device": device_name(device), "threads": threads,
+                            "device": device_label(device), "threads": threads,
                             "torch": torch.__version__, "machine": platform.machine(),
                         })
                 summary = ratios(pd.DataFrame(rows[-rounds * len(methods):]))
                 print(summary.drop(columns=["device", "threads"]).to_string(index=False),
                       flush=True)
     return pd.DataFrame(rows)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()})"
 
 
 def ratios(frame: pd.DataFrame) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .mechanisms import Mechanism, make_mechanism
+from .mechanisms import Mechanism, broadcast_per_run, make_mechanism
 from .policies import LinearPolicy, make_policy, value_grid
 from .priors import UniformPrior, make_agent_priors, make_prior
 from .risk import make_risk_averse
@@ -164,22 +164,14 @@ class Workspace:
         self.bids = torch.empty((runs, agents, batch), dtype=dtype, device=device).transpose(1, 2)
         self.scratch = torch.empty_like(self.bids)
 
-    def first(self, runs: int) -> Workspace:
-        """The same memory for the first ``runs`` runs (a last, shorter block)."""
-        if runs == self.bids.shape[0]:
-            return self
-        view = Workspace.__new__(Workspace)
-        view.bids, view.scratch = self.bids[:runs], self.scratch[:runs]
-        return view
-
 
 def analytic_gradient_inplace(policy: LinearPolicy, mechanism: Mechanism, values: torch.Tensor,
                               params: torch.Tensor, beta: torch.Tensor, work: Workspace,
                               out: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`analytic_gradient` computed in ``work``'s buffers by the mechanism's fused
     ``linear_bid_gradient_`` (same numbers up to rounding; tested); written to ``out`` if given."""
-    work = work.first(values.shape[0])
-    grad = mechanism.linear_bid_gradient_(values, params, beta, work.bids, work.scratch)
+    n = values.shape[0]  # a last block may hold fewer runs than the workspace
+    grad = mechanism.linear_bid_gradient_(values, params, beta, work.bids[:n], work.scratch[:n])
     return grad if out is None else out.copy_(grad)
 
 
@@ -212,11 +204,6 @@ GRADIENTS = {
     "analytic": analytic_gradient_inplace,
     "autograd": _autograd_into,
 }
-
-
-def broadcast_per_run(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A per-run tensor [runs] viewed to broadcast against ``like`` [runs, ...]."""
-    return x.reshape(-1, *([1] * (like.dim() - 1)))
 
 
 class Adam:

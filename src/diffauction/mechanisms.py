@@ -85,11 +85,11 @@ def smoothed_win_probability(bids: torch.Tensor, beta) -> torch.Tensor:
     return torch.sigmoid(beta * (bids - competing))
 
 
-def _per_run(beta, like: torch.Tensor) -> torch.Tensor:
-    """β (a float or a per-run tensor [runs, 1, 1]) shaped to broadcast against ``like``, whose
-    first axis is the run."""
-    beta = torch.as_tensor(beta, dtype=like.dtype, device=like.device)
-    return beta.reshape(-1, *([1] * (like.dim() - 1)))
+def broadcast_per_run(x, like: torch.Tensor) -> torch.Tensor:
+    """A per-run quantity (a float, or a tensor with one entry per run such as [runs] or
+    [runs, 1, 1]) shaped to broadcast against ``like`` [runs, ...]."""
+    x = torch.as_tensor(x, dtype=like.dtype, device=like.device)
+    return x.reshape(-1, *([1] * (like.dim() - 1)))
 
 
 def _linear_win_moments(values: torch.Tensor, weights: torch.Tensor, beta, bids: torch.Tensor,
@@ -97,7 +97,7 @@ def _linear_win_moments(values: torch.Tensor, weights: torch.Tensor, beta, bids:
     """(E[vp], E[v²p(1 − p)], β per run [runs, 1]) over the batch axis, p = σ(β(b_i − m_i)) at the
     linear bids b = w·v, in the work buffers ``bids`` and ``scratch``. β is folded into the bids
     (σ(βb − βm), and max_j βb_j = β·max_j b_j for β > 0); v²p(1 − p) = vp·(v − vp)."""
-    beta = _per_run(beta, weights)
+    beta = broadcast_per_run(beta, weights)
     scaled = torch.mul((weights * beta)[:, None, :], values, out=bids)  # βb
     p = bid_margin(scaled, out=scratch).sigmoid_()
     vp = torch.mul(values, p, out=bids)
@@ -221,11 +221,12 @@ class SecondPrice(Mechanism):
             # a subclass changed the derivative: the fused code below no longer applies
             return Mechanism.linear_bid_gradient_(self, values, weights, beta, bids, scratch)
         # E[v(∂ũ/∂b)] = E[v(v − m)βp(1 − p)] = −E[v·(βm − βv)·p(1 − p)]
-        scaled = torch.mul((weights * _per_run(beta, weights))[:, None, :], values, out=bids)  # βb
+        beta_w = weights * broadcast_per_run(beta, weights)
+        scaled = torch.mul(beta_w[:, None, :], values, out=bids)  # βb
         m = highest_competing_bid(scaled, out=scratch)  # βm
         p = torch.sub(scaled, m, out=bids).sigmoid_()  # σ(β(b − m))
         torch.addcmul(p, p, p, value=-1.0, out=p)  # p(1 − p)
-        torch.addcmul(m, values, _per_run(beta, values), value=-1.0, out=m)  # βm − βv
+        torch.addcmul(m, values, broadcast_per_run(beta, values), value=-1.0, out=m)  # βm − βv
         return torch.mul(m, p, out=p).mul_(values).mean(dim=1).neg_()
 
     def interim_utility(self, values, bids, competing):
