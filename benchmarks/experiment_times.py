@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from diffauction.config import count_runs, load_config, resolve_experiment
-from diffauction.learners import device_label, resolve_device
-from diffauction.pipeline import run_training
+from diffauction.experiments.config import count_runs, load_config, resolve_experiment
+from diffauction.experiments.runs import run_training
+from diffauction.learning.trainer import device_label, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 

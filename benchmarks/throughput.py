@@ -29,8 +29,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from diffauction.learners import RunBatch, device_label, resolve_device, train
-from diffauction.mechanisms import make_mechanism
+from diffauction.game.mechanisms import make_mechanism
+from diffauction.learning.trainer import RunBatch, device_label, resolve_device, train
 
 OUT = Path(__file__).resolve().parent / "out"
 # (runs, batch, agents): the week-4 size, N = 10, many small runs, and a mid-sized sweep
@@ -181,7 +181,7 @@ def ratios(frame: pd.DataFrame) -> pd.DataFrame:
 def plot(frame: pd.DataFrame, path: Path) -> None:
     import seaborn as sns
 
-    from diffauction import plotstyle
+    from diffauction.figures import style as plotstyle
 
     plotstyle.apply()
     frame = frame.assign(size=[f"{r}×{b}\nN={n}" for r, b, n in zip(

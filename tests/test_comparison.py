@@ -1,4 +1,4 @@
-"""Tests for diffauction.comparison (learners compared), its config block and the README's
+"""Tests for diffauction.experiments.learners (learners compared), its config block and the README's
 "Use the environment from your own MARL code" snippets."""
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffauction.comparison import (
+from diffauction.experiments.config import ConfigError, load_config, validate_config
+from diffauction.experiments.learners import (
     band,
-    camel,
-    figure,
-    learners_macros,
-    learners_tables,
     ratio_table,
     reach_and_stay,
     reach_table,
@@ -27,7 +24,8 @@ from diffauction.comparison import (
     variant_settings,
     worst_agent,
 )
-from diffauction.config import ConfigError, load_config, validate_config
+from diffauction.figures.learners import figure
+from diffauction.report.learners import camel, learners_macros, learners_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN = math.nan

@@ -1,4 +1,4 @@
-"""Tests for diffauction.config: validation messages, defaults, loading, sweep expansion."""
+"""Tests for diffauction.experiments.config: validation messages, defaults, loading, sweep expansion."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diffauction import config as config_module
-from diffauction.config import (
+from diffauction.experiments import config as config_module
+from diffauction.experiments.config import (
     ConfigError,
     config_hash,
     expand_experiment,
@@ -22,7 +22,7 @@ from diffauction.config import (
     seed_list,
     validate_config,
 )
-from diffauction.learners import train
+from diffauction.learning.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_PATH = ROOT / "config" / "config.yaml"

@@ -15,9 +15,14 @@ import torch
 import yaml
 from workflow_utils import REPO, dry_run_with_config, snakemake, workflow_copy
 
-from diffauction import convergence as conv
-from diffauction.config import ConfigError, validate_config
-from diffauction.mechanism_report import MACRO_NAMES, hypothesis, mechanism_macros, mechanism_tables
+from diffauction.experiments import mechanisms as conv
+from diffauction.experiments.config import ConfigError, validate_config
+from diffauction.report.mechanisms import (
+    MACRO_NAMES,
+    hypothesis,
+    mechanism_macros,
+    mechanism_tables,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -205,7 +210,7 @@ def test_tables_figures_and_macros(tiny_results, tmp_path):
     assert "all_pay" not in set(noise["mechanism"])
     assert (noise["curvature"] > 0).all()
     curves = conv.l2_curves(trajectory, TINY["beta_main"])
-    from diffauction.mechanism_figures import bid_function_figure, convergence_figure
+    from diffauction.figures.mechanisms import bid_function_figure, convergence_figure
     convergence_figure(curves, summary, noise, TINY["tolerance"], TINY["steps"],
                        tmp_path / "c.pdf")
     bid_function_figure(runs, TINY, tmp_path / "b.png")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diffauction.learners import RunBatch, device_label, resolve_device, train
-from diffauction.smoothed import smoothed_symmetric_equilibrium
+from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
+from diffauction.learning.trainer import RunBatch, device_label, resolve_device, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -76,8 +76,8 @@ def test_pipeline_training_with_device_auto_records_the_gpu(tmp_path):
     pytest.importorskip("jsonschema")
     import pandas as pd
 
-    from diffauction.config import resolve_experiment, validate_config
-    from diffauction.pipeline import run_training
+    from diffauction.experiments.config import resolve_experiment, validate_config
+    from diffauction.experiments.runs import run_training
 
     cfg = validate_config({"device": "auto", "experiments": {"week4": {
         "n_agents": 2, "beta": 50, "optimizer": {"name": "adam", "lr": 0.01},

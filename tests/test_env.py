@@ -11,7 +11,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, see
 
 import diffauction.env as env_module
 from diffauction.env import AuctionEnv, env, parallel_env
-from diffauction.mechanisms import MECHANISMS
+from diffauction.game.mechanisms import MECHANISMS
 
 MODES = [
     pytest.param("first_price", 1, id="first_price-oneshot"),

@@ -1,4 +1,4 @@
-"""Tests for diffauction.equilibria: closed forms, revenue equivalence, Monte Carlo checks."""
+"""Tests for diffauction.equilibria.closed_form: closed forms, revenue equivalence, Monte Carlo checks."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ import pytest
 import torch
 from scipy.integrate import quad
 
-from diffauction.equilibria import bne_bid, bne_linear_coefficient, bne_revenue, bne_utility
-from diffauction.mechanisms import make_mechanism
-from diffauction.metrics import SymmetricOpponents, value_quantiles
-from diffauction.priors import UniformPrior
+from diffauction.analysis.metrics import SymmetricOpponents
+from diffauction.equilibria.closed_form import (
+    bne_bid,
+    bne_linear_coefficient,
+    bne_revenue,
+    bne_utility,
+)
+from diffauction.game.mechanisms import make_mechanism
+from diffauction.game.priors import UniformPrior, value_midpoints
 
 F64 = torch.float64
 PRIOR = UniformPrior()
@@ -96,7 +101,7 @@ def test_bne_bid_is_a_best_response_against_itself(name, n):
     mechanism = make_mechanism(name)
     opponents = SymmetricOpponents(lambda y: bne_bid(name, n, PRIOR, y), PRIOR, n - 1,
                                    quantiles=65536)
-    v = value_quantiles(PRIOR, 64)
+    v = value_midpoints(PRIOR, 64)
     grid = torch.linspace(0.0, 1.0, 2049, dtype=F64)
     own = mechanism.interim_utility(v, bne_bid(name, n, PRIOR, v), opponents)
     best = mechanism.interim_utility(v[:, None], grid[None, :], opponents).amax(-1)

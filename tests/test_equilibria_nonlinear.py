@@ -1,11 +1,11 @@
-"""Closed forms of the non-linear and asymmetric settings (diffauction.equilibria, issue 4)."""
+"""Closed forms of the non-linear and asymmetric settings (diffauction.equilibria.closed_form, issue 4)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from diffauction.equilibria import (
+from diffauction.equilibria.closed_form import (
     all_pay_bne_table,
     crra_coefficient,
     crra_utility,
@@ -17,7 +17,7 @@ from diffauction.equilibria import (
     plum_inverse_bid,
     plum_max_bid,
 )
-from diffauction.nonlinear import (
+from diffauction.experiments.nonlinear import (
     CompetingBids,
     bid_quantiles,
     expected_utility,
@@ -25,7 +25,7 @@ from diffauction.nonlinear import (
     revenue,
     setting_mechanism,
 )
-from diffauction.priors import AgentPriors, BetaPrior, UniformPrior
+from diffauction.game.priors import AgentPriors, BetaPrior, UniformPrior
 
 F64 = torch.float64
 A, B = 0.5, 1.0  # the issue's weak U[0, 0.5] and strong U[0, 1]

@@ -8,16 +8,16 @@ import math
 import pytest
 import torch
 
-from diffauction import learners
-from diffauction.learners import (
+from diffauction.game.mechanisms import make_mechanism
+from diffauction.game.policies import LinearPolicy
+from diffauction.learning import trainer as learners
+from diffauction.learning.trainer import (
     RunBatch,
     Workspace,
     analytic_gradient,
     analytic_gradient_inplace,
     train,
 )
-from diffauction.mechanisms import make_mechanism
-from diffauction.policies import LinearPolicy
 
 F64 = torch.float64
 
@@ -54,7 +54,7 @@ def test_float32_is_exact_enough(mechanism):
 
 
 def test_subclass_with_its_own_derivative_does_not_inherit_the_fused_path():
-    from diffauction.mechanisms import FirstPrice
+    from diffauction.game.mechanisms import FirstPrice
 
     class Doubled(FirstPrice):
         def smoothed_bid_gradient(self, values, bids, beta):

@@ -1,4 +1,4 @@
-"""Tests for diffauction.learners: gradient paths, non-cooperation, determinism, convergence."""
+"""Tests for diffauction.learning.trainer: gradient paths, non-cooperation, determinism, convergence."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import re
 import pytest
 import torch
 
-from diffauction import learners
-from diffauction.learners import RunBatch, resolve_device, train
-from diffauction.smoothed import smoothed_symmetric_equilibrium
+from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
+from diffauction.learning import trainer as learners
+from diffauction.learning.trainer import RunBatch, resolve_device, train
 
 F64 = torch.float64
 MECHANISM_NAMES = ["first_price", "second_price", "all_pay"]
@@ -57,7 +57,7 @@ def test_analytic_and_autograd_trajectories_agree(mechanism):
 
 
 def own_smoothed_utility(mechanism: str, values, bids, competing, beta):
-    """ũ_i written out independently of diffauction.mechanisms (no detach anywhere)."""
+    """ũ_i written out independently of diffauction.game.mechanisms (no detach anywhere)."""
     win = torch.sigmoid(beta * (bids - competing))
     if mechanism == "first_price":
         return (values - bids) * win

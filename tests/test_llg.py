@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from diffauction import llg
-from diffauction.mechanisms import make_mechanism
+from diffauction.game.mechanisms import make_mechanism
+from diffauction.learning import llg
 
 F64 = torch.float64
 

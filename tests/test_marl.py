@@ -1,11 +1,9 @@
-"""Smoke tests for diffauction.marl: independent PPO (TorchRL) on the PettingZoo auction env.
+"""Smoke tests for diffauction.learning.ppo: independent PPO (TorchRL) on the PettingZoo auction env.
 
 Needs the optional extra ``[marl]`` (torchrl, tensordict); skipped without it.
 """
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
@@ -16,9 +14,9 @@ pytest.importorskip(
     "pip install -c <(echo torch==<installed version>) torchrl==0.14.1 tensordict==0.14.3)",
 )
 
-from diffauction.baselines import run_learner  # noqa: E402
 from diffauction.env import parallel_env  # noqa: E402
-from diffauction.marl import PPOConfig, train_ppo  # noqa: E402
+from diffauction.experiments.learners import run_learner  # noqa: E402
+from diffauction.learning.ppo import PPOConfig, train_ppo  # noqa: E402
 
 # torchrl 0.14 deprecates its own weight-updater classes on import
 pytestmark = pytest.mark.filterwarnings("ignore:Creating .*WeightUpdater:DeprecationWarning")
@@ -64,8 +62,7 @@ def test_train_ppo_smoke():
     assert traj.params.shape == (3, 1, 2)
     assert result.bid_function.shape == (2, 8)
     assert ((result.bid_function > 0) & (result.bid_function < 1)).all()
-    assert torch.isfinite(result.slope).all() and torch.isfinite(result.l2_bid_function).all()
-    torch.testing.assert_close(result.l2_slope, (result.slope - 0.5).abs() / math.sqrt(3))
+    assert torch.isfinite(result.slope).all()
     # learning changed the policy
     assert not torch.equal(traj.extras["bid_function"][0], traj.extras["bid_function"][-1])
 

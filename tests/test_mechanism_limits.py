@@ -9,8 +9,7 @@ import math
 import pytest
 import torch
 
-from diffauction.learners import RunBatch, train
-from diffauction.mechanisms import (
+from diffauction.game.mechanisms import (
     ALL_MECHANISMS,
     LLG_MECHANISMS,
     LLGVCG,
@@ -24,6 +23,7 @@ from diffauction.mechanisms import (
     make_mechanism,
     unit_demand_allocation,
 )
+from diffauction.learning.trainer import RunBatch, train
 
 F64 = torch.float64
 

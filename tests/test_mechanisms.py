@@ -1,4 +1,4 @@
-"""Tests for diffauction.mechanisms: hard outcomes, smoothed relaxations and their gradients."""
+"""Tests for diffauction.game.mechanisms: hard outcomes, smoothed relaxations and their gradients."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from diffauction.mechanisms import (
+from diffauction.analysis.metrics import LinearOpponents
+from diffauction.game.mechanisms import (
     MECHANISMS,
     AllPay,
     FirstPrice,
@@ -16,8 +17,7 @@ from diffauction.mechanisms import (
     highest_competing_bid,
     make_mechanism,
 )
-from diffauction.metrics import LinearOpponents
-from diffauction.priors import UniformPrior
+from diffauction.game.priors import UniformPrior
 
 F64 = torch.float64
 ALL = sorted(MECHANISMS)

@@ -1,4 +1,4 @@
-"""Tests for diffauction.metrics against closed forms (ANCHORS.md §2)."""
+"""Tests for diffauction.analysis.metrics against closed forms (ANCHORS.md §2)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from diffauction.mechanisms import make_mechanism
-from diffauction.metrics import (
+from diffauction.analysis.metrics import (
     LinearOpponents,
     SymmetricOpponents,
     best_response_gap,
@@ -18,9 +17,9 @@ from diffauction.metrics import (
     relative_utility_loss,
     stabilisation_step,
     utility_against_bne,
-    value_quantiles,
 )
-from diffauction.priors import UniformPrior
+from diffauction.game.mechanisms import make_mechanism
+from diffauction.game.priors import UniformPrior, value_midpoints
 
 F64 = torch.float64
 PRIOR = UniformPrior()
@@ -41,7 +40,7 @@ def test_l2_linear_closed_form_and_grid(n):
     w = t([0.0, 0.3, w_star, 0.48, 0.9, 1.0])
     l2 = l2_linear(w, w_star, PRIOR)
     assert torch.allclose(l2, (w - w_star).abs() / math.sqrt(3), atol=1e-15, rtol=0)
-    v = value_quantiles(PRIOR, 4096)
+    v = value_midpoints(PRIOR, 4096)
     on_grid = l2_distance(w[:, None] * v, w_star * v)
     assert torch.allclose(on_grid, l2, atol=1e-6, rtol=0)
     assert torch.allclose(linf_distance(w[:, None] * v, w_star * v),
@@ -52,14 +51,14 @@ def test_l2_linear_scaled_prior():
     prior = UniformPrior(0.0, 2.0)
     # E[v²] = 4/3 on U[0, 2]
     assert l2_linear(t(0.7), 0.5, prior).item() == pytest.approx(0.2 * math.sqrt(4 / 3), rel=1e-14)
-    v = value_quantiles(prior, 4096)
+    v = value_midpoints(prior, 4096)
     assert l2_distance(0.7 * v, 0.5 * v).item() == pytest.approx(0.2 * math.sqrt(4 / 3), abs=1e-6)
 
 
-def test_value_quantiles_are_midpoints():
-    v = value_quantiles(PRIOR, 4)
+def test_value_midpoints_are_midpoints():
+    v = value_midpoints(PRIOR, 4)
     assert torch.allclose(v, t([0.125, 0.375, 0.625, 0.875]), atol=1e-15)
-    assert value_quantiles(PRIOR, 1000).mean().item() == pytest.approx(0.5, abs=1e-14)
+    assert value_midpoints(PRIOR, 1000).mean().item() == pytest.approx(0.5, abs=1e-14)
 
 
 # --- relative utility loss against BNE opponents --------------------------------------------------
@@ -139,7 +138,7 @@ def own_closed_form(v: torch.Tensor, w_own: float, w: float):
 def test_grid_argmax_within_one_step_of_closed_form(w_opp):
     grid = torch.linspace(0.0, 1.0, 1024, dtype=F64)
     step = 1 / 1023
-    v = value_quantiles(PRIOR, 128)
+    v = value_midpoints(PRIOR, 128)
     bid, best = grid_best_response(FIRST, v, w_opp, grid)
     br_bid, br_u = br_closed_form(v, w_opp)
     assert (bid - br_bid).abs().max() <= step + 1e-12
@@ -153,7 +152,7 @@ def test_grid_argmax_within_one_step_of_closed_form(w_opp):
 def test_best_response_gap_first_price_n2_closed_form(profile):
     w_i, w_j = profile
     gap = best_response_gap(FIRST, PRIOR, t([list(profile)]), value_nodes=128, bid_nodes=1024)
-    v = value_quantiles(PRIOR, 128)
+    v = value_midpoints(PRIOR, 128)
     grid = torch.linspace(0.0, 1.0, 1024, dtype=F64)
     own = own_closed_form(v, w_i, w_j)
     # exact for the metric's own grid (own bid included among the candidates)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from scipy.stats import binom
 
-from diffauction import multiunit
-from diffauction.mechanisms import make_mechanism
+from diffauction.equilibria import multiunit
+from diffauction.game.mechanisms import make_mechanism
 
 F64 = torch.float64
 

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from diffauction import learners
-from diffauction.config import (
+from diffauction.analysis.metrics import LinearOpponents
+from diffauction.equilibria.closed_form import known_bne
+from diffauction.experiments.config import (
     GRID_POINTS,
     ConfigError,
     expand_experiment,
@@ -19,10 +20,7 @@ from diffauction.config import (
     uses_bid_functions,
     validate_config,
 )
-from diffauction.equilibria import known_bne
-from diffauction.learners import RunBatch, train
-from diffauction.metrics import LinearOpponents
-from diffauction.nonlinear import (
+from diffauction.experiments.nonlinear import (
     BID_COLUMNS,
     NO_BNE_NOTE,
     CompetingBids,
@@ -31,9 +29,11 @@ from diffauction.nonlinear import (
     revenue,
     settings_summary,
 )
-from diffauction.pipeline import analyse_experiment, run_training
-from diffauction.priors import UniformPrior, make_agent_priors
-from diffauction.risk import RiskAverseFirstPrice
+from diffauction.experiments.runs import analyse_experiment, run_training
+from diffauction.game.priors import UniformPrior, make_agent_priors
+from diffauction.game.risk import RiskAverseFirstPrice
+from diffauction.learning import trainer as learners
+from diffauction.learning.trainer import RunBatch, train
 
 F64 = torch.float64
 PLUM_PRIORS = [{"name": "uniform", "low": 0.0, "high": 0.5},

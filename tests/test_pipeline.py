@@ -6,8 +6,8 @@ import filecmp
 
 import pandas as pd
 
-from diffauction.config import count_runs, resolve_experiment, validate_config
-from diffauction.pipeline import concatenate_csv, run_training
+from diffauction.experiments.config import count_runs, resolve_experiment, validate_config
+from diffauction.experiments.runs import concatenate_csv, run_training
 
 
 def small_config(**overrides) -> dict:

@@ -1,11 +1,11 @@
-"""Tests for diffauction.policies: bounds, batching, shared weights, pre-training, bad specs."""
+"""Tests for diffauction.game.policies: bounds, batching, shared weights, pre-training, bad specs."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from diffauction.policies import (
+from diffauction.game.policies import (
     AffinePolicy,
     LinearPolicy,
     MLPPolicy,
@@ -13,7 +13,7 @@ from diffauction.policies import (
     pretrain,
     value_grid,
 )
-from diffauction.priors import make_agent_priors
+from diffauction.game.priors import make_agent_priors
 
 F64 = torch.float64
 V_MAX = [0.5, 1.0, 2.0]

@@ -1,4 +1,4 @@
-"""Tests for diffauction.priors: Beta prior, per-agent priors, bad parameters."""
+"""Tests for diffauction.game.priors: Beta prior, per-agent priors, bad parameters."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import pytest
 import torch
 from scipy import special, stats
 
-from diffauction.priors import AgentPriors, BetaPrior, UniformPrior, make_agent_priors, make_prior
+from diffauction.game.priors import (
+    AgentPriors,
+    BetaPrior,
+    UniformPrior,
+    make_agent_priors,
+    make_prior,
+)
 
 F64 = torch.float64
 

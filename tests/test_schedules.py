@@ -1,11 +1,11 @@
-"""Tests for diffauction.schedules: end points, monotonicity and the closed forms."""
+"""Tests for diffauction.learning.schedules: end points, monotonicity and the closed forms."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from diffauction.schedules import SCHEDULES, Schedule
+from diffauction.learning.schedules import SCHEDULES, Schedule
 
 F64 = torch.float64
 TOTAL = 101

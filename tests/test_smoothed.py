@@ -1,4 +1,4 @@
-"""Tests for diffauction.smoothed: quadrature accuracy and theory limits."""
+"""Tests for diffauction.equilibria.smoothed: quadrature accuracy and theory limits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from diffauction.smoothed import (
+from diffauction.equilibria.smoothed import (
     DEFAULT_BETAS,
     DEFAULT_N_AGENTS,
     _inner_expectations,

@@ -1,7 +1,7 @@
 """A PettingZoo environment for single-item sealed-bid auctions.
 
 ``AuctionEnv`` is a ``ParallelEnv``: every bidder draws a private value from the prior, all
-bidders submit a bid at once, and the mechanism from :mod:`diffauction.mechanisms` decides the
+bidders submit a bid at once, and the mechanism from :mod:`diffauction.game.mechanisms` decides the
 allocation (ties broken uniformly at random) and the payments. The reward is the hard
 quasi-linear utility ``value · allocation − payment``.
 
@@ -53,8 +53,8 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from diffauction.mechanisms import make_mechanism
-from diffauction.priors import make_prior
+from diffauction.game.mechanisms import make_mechanism
+from diffauction.game.priors import make_prior
 
 DEFAULT_PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
 
@@ -67,10 +67,10 @@ class AuctionEnv(ParallelEnv):
     n_agents:
         number of bidders (int ≥ 2), named ``bidder_0`` … ``bidder_{n-1}``.
     mechanism:
-        a name from :data:`diffauction.mechanisms.MECHANISMS` (``first_price``,
+        a name from :data:`diffauction.game.mechanisms.MECHANISMS` (``first_price``,
         ``second_price``, ``all_pay``).
     prior:
-        prior config mapping for :func:`diffauction.priors.make_prior` (or a prior object).
+        prior config mapping for :func:`diffauction.game.priors.make_prior` (or a prior object).
     max_cycles:
         rounds per episode. ``1`` is the one-shot game; ``> 1`` is the repeated game with the
         richer observation. The mode is fixed at construction; assigning ``max_cycles`` later

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import __version__
+from diffauction import __version__
 
 
 @contextlib.contextmanager

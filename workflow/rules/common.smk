@@ -1,7 +1,7 @@
 # Config validation at load time and the small helpers the rules share.
 import sys
 
-from diffauction.config import ConfigError, count_runs, resolve_experiment, validate_config
+from diffauction.experiments.config import ConfigError, count_runs, resolve_experiment, validate_config
 
 try:
     _validated = validate_config(config)
@@ -22,7 +22,7 @@ if _missing:
 ANNEALING = ["annealing_n2", "annealing_n5"]
 # the code that turns tables into LaTeX: an input of every macro rule, so a change to how numbers
 # are formatted regenerates them (and the report), and nothing upstream
-REPORT_CODE = ["src/diffauction/report.py"]
+REPORT_CODE = ["src/diffauction/report/latex.py"]
 
 
 wildcard_constraints:

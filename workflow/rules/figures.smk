@@ -1,6 +1,6 @@
 # Figure rules list the shared style and the plotting code as inputs: a style change
 # reruns the figures and the report, nothing else.
-PLOT_CODE = ["src/diffauction/plotstyle.py", "src/diffauction/plots.py"]
+PLOT_CODE = ["src/diffauction/figures/style.py", "src/diffauction/figures/overshading.py"]
 
 
 rule figure_week4:

@@ -1,4 +1,4 @@
-# Learners compared (report section "Learners compared", diffauction.comparison): every learner
+# Learners compared (report section "Learners compared", diffauction.experiments.learners): every learner
 # variant of config.yaml's `comparison` block trains on each (N, mechanism) in one job, then the
 # runs are reduced to samples-to-reach-and-stay, ratios, a figure and the report's numbers.
 # Wall times are measurements, not results: they go under results/benchmarks/ (left out of the
@@ -12,7 +12,7 @@
 import os
 import sys
 
-from diffauction.comparison import learner_labels, variant_settings
+from diffauction.experiments.learners import learner_labels, variant_settings
 
 COMPARISON = config["comparison"]
 LEARNER_VARIANTS = list(COMPARISON["learners"])
@@ -25,7 +25,7 @@ if _missing_learners:
         f"learners {REPORT_LEARNERS}; missing: {_missing_learners}"
     )
 LEARNER_LABELS = learner_labels(COMPARISON)
-LEARNERS_CODE = ["src/diffauction/comparison.py", "src/diffauction/baselines.py"]
+LEARNERS_CODE = ["src/diffauction/experiments/learners.py", "src/diffauction/learning/baselines.py"]
 LEARNERS_GENERATED = [
     "paper/generated/learners.tex",
     "paper/generated/learners_tables.tex",

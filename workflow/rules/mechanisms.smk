@@ -3,7 +3,7 @@
 # training job per mechanism, then convergence/outcome tables, figures and the report's macros.
 MECHANISM_SETTINGS = config["mechanism_comparison"]
 COMPARED = MECHANISM_SETTINGS["mechanisms"]
-MECHANISM_CODE = PLOT_CODE + ["src/diffauction/mechanism_figures.py"]
+MECHANISM_CODE = PLOT_CODE + ["src/diffauction/figures/mechanisms.py"]
 
 
 wildcard_constraints:
@@ -125,7 +125,7 @@ rule macros_mechanisms:
         outcomes="results/mechanisms/outcomes.csv",
         noise="results/mechanisms/gradient_noise.csv",
         runs="results/mechanisms/runs.csv",
-        code=REPORT_CODE + ["src/diffauction/mechanism_report.py"],
+        code=REPORT_CODE + ["src/diffauction/report/mechanisms.py"],
     output:
         macros="paper/generated/mechanisms.tex",
         convergence="paper/generated/mechanisms_convergence.tex",

@@ -10,7 +10,7 @@ if _missing_nl:
     )
 # the L2 target of the issue: every agent of every setting within 0.01 of its BNE
 NONLINEAR_TOLERANCE = 0.01
-NONLINEAR_CODE = PLOT_CODE + ["src/diffauction/nonlinear_figures.py"]
+NONLINEAR_CODE = PLOT_CODE + ["src/diffauction/figures/nonlinear.py"]
 
 
 def nonlinear_settings(wildcards):
@@ -115,7 +115,7 @@ rule macros_nonlinear:
     input:
         summary="results/nonlinear/summary.csv",
         revenue="results/nonlinear/revenue.csv",
-        code=REPORT_CODE + ["src/diffauction/nonlinear_report.py"],
+        code=REPORT_CODE + ["src/diffauction/report/nonlinear.py"],
     output:
         macros="paper/generated/nonlinear.tex",
         table="paper/generated/nonlinear_table.tex",

@@ -3,8 +3,8 @@ import sys
 
 import pandas as pd
 
+from diffauction.experiments.runs import analyse_experiment
 from diffauction.io import write_csv
-from diffauction.pipeline import analyse_experiment
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 metrics = analyse_experiment(

@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.mechanism_figures import bid_function_figure
+from diffauction.figures.mechanisms import bid_function_figure
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 bid_function_figure(pd.read_csv(snakemake.input.runs), snakemake.params.settings,

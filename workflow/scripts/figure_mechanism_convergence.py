@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.mechanism_figures import convergence_figure
+from diffauction.figures.mechanisms import convergence_figure
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 settings = snakemake.params.settings

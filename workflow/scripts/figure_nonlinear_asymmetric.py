@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.nonlinear_figures import nonlinear_asymmetric
+from diffauction.figures.nonlinear import nonlinear_asymmetric
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 nonlinear_asymmetric(pd.read_csv(snakemake.input.bids), pd.read_csv(snakemake.input.revenue),

@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.nonlinear_figures import nonlinear_bids
+from diffauction.figures.nonlinear import nonlinear_bids
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 nonlinear_bids(pd.read_csv(snakemake.input.bids), snakemake.output.pdf, snakemake.output.png)

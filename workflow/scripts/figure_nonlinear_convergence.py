@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.nonlinear_figures import nonlinear_convergence
+from diffauction.figures.nonlinear import nonlinear_convergence
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 nonlinear_convergence(pd.read_csv(snakemake.input.convergence), snakemake.params.tolerance,

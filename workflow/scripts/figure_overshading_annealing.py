@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.plots import overshading_annealing
+from diffauction.figures.overshading import overshading_annealing
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 trajectory = pd.concat([pd.read_csv(path) for path in snakemake.input.trajectories])

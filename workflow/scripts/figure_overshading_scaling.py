@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.plots import overshading_scaling
+from diffauction.figures.overshading import overshading_scaling
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 overshading_scaling(

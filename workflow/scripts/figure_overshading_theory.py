@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.plots import overshading_theory
+from diffauction.figures.overshading import overshading_theory
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 overshading_theory(pd.read_csv(snakemake.input.sweep), pd.read_csv(snakemake.input.table),

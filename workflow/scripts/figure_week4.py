@@ -3,8 +3,8 @@ import sys
 
 import pandas as pd
 
-from diffauction.plots import week4_convergence
-from diffauction.smoothed import smoothed_symmetric_equilibrium
+from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
+from diffauction.figures.overshading import week4_convergence
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 summary = pd.read_csv(snakemake.input.summary)

@@ -4,7 +4,13 @@ import sys
 
 import pandas as pd
 
-from diffauction.comparison import band, ratio_table, reach_table, summary_table, worst_agent
+from diffauction.experiments.learners import (
+    band,
+    ratio_table,
+    reach_table,
+    summary_table,
+    worst_agent,
+)
 from diffauction.io import write_csv
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")

@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.comparison import figure
+from diffauction.figures.learners import figure
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 figure(pd.read_csv(snakemake.input.band), snakemake.params.labels, snakemake.params.tolerance,

@@ -3,8 +3,8 @@ import sys
 
 import pandas as pd
 
-from diffauction.comparison import learners_macros, learners_tables
 from diffauction.io import write_text
+from diffauction.report.learners import learners_macros, learners_tables
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 summary = pd.read_csv(snakemake.input.summary)

@@ -6,9 +6,9 @@ import sys
 
 import pandas as pd
 
-from diffauction.comparison import ppo_macros
 from diffauction.io import write_text
-from diffauction.report import macro
+from diffauction.report.latex import macro
+from diffauction.report.learners import ppo_macros
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 if snakemake.params.ppo:

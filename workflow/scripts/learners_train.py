@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 import torch
 
-from diffauction.comparison import run_variant, variant_settings
+from diffauction.experiments.learners import run_variant, variant_settings
 from diffauction.io import write_csv
 
 if "snakemake" not in globals():  # a stand-in, so the step can be re-run by hand
-    from diffauction.config import load_config
+    from diffauction.experiments.config import load_config
 
     variant = sys.argv[1]
     out = Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/learners")

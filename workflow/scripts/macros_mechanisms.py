@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 
 from diffauction.io import write_text
-from diffauction.mechanism_report import mechanism_macros, mechanism_tables
+from diffauction.report.mechanisms import mechanism_macros, mechanism_tables
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 settings = snakemake.params.settings

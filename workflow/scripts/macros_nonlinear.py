@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 
 from diffauction.io import write_text
-from diffauction.nonlinear_report import nonlinear_macros, nonlinear_table
+from diffauction.report.nonlinear import nonlinear_macros, nonlinear_table
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 summary = pd.read_csv(snakemake.input.summary)

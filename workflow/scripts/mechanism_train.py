@@ -4,7 +4,7 @@ import sys
 
 import torch
 
-from diffauction.convergence import train_mechanism
+from diffauction.experiments.mechanisms import train_mechanism
 from diffauction.io import write_csv
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")

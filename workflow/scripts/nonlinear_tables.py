@@ -3,13 +3,13 @@ import sys
 
 import pandas as pd
 
-from diffauction.io import write_csv
-from diffauction.nonlinear import (
+from diffauction.experiments.nonlinear import (
     bid_function_table,
     convergence_table,
     revenue_table,
     settings_summary,
 )
+from diffauction.io import write_csv
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 names, settings = snakemake.params.experiments, snakemake.params.settings

@@ -3,8 +3,8 @@ import sys
 
 import pandas as pd
 
+from diffauction.experiments.overshading import annealing_summary, sweep_summary
 from diffauction.io import write_csv
-from diffauction.overshading import annealing_summary, sweep_summary
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 write_csv(sweep_summary(pd.read_csv(snakemake.input.sweep)), snakemake.output.sweep)

@@ -1,7 +1,7 @@
 """Train one block of an experiment's runs; writes its trajectory and per-run summary."""
 import sys
 
-from diffauction.pipeline import run_training
+from diffauction.experiments.runs import run_training
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 run_training(

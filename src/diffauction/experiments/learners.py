@@ -1,7 +1,7 @@
 """Learners compared (issue 6): how many sampled valuations each learner needs to reach L2 ≤ τ.
 
-The comparison runs every learner of :mod:`diffauction.baselines` (the smoothed gradient with a
-fixed and with an annealed β, NPGA, REINFORCE, Hedge; PPO from :mod:`diffauction.marl` outside
+The comparison runs every learner of :mod:`diffauction.learning.baselines` (the smoothed gradient with a
+fixed and with an annealed β, NPGA, REINFORCE, Hedge; PPO from :mod:`diffauction.learning.ppo` outside
 the default build) on the same settings — N bidders × mechanism, U[0, 1] values, linear bids
 from the same w0 (Hedge: weights peaked at w0·v) — with one budget of sampled valuations per
 learner, and aggregates the trajectories here.
@@ -38,15 +38,24 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from dataclasses import asdict, replace
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .baselines import CONFIGS, make_config, run_learner
-from .mechanisms import make_mechanism
-from .metrics import best_response_gap
-from .priors import make_prior
+from diffauction.analysis.metrics import best_response_gap, l2_distance, l2_linear
+from diffauction.equilibria.closed_form import bne_bid, bne_linear_coefficient
+from diffauction.game.mechanisms import make_mechanism
+from diffauction.game.priors import make_prior, value_midpoints
+from diffauction.learning.baselines import (
+    CONFIGS,
+    DEFAULT_PRIOR,
+    TRAINERS,
+    Trajectory,
+    log_record_steps,
+    make_config,
+)
 
 PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
 #: learners a comparison variant may use; PPO is configured separately (``comparison.ppo``)
@@ -81,7 +90,7 @@ def _learner_errors(spec: dict, key: str, n_agents: list[int], allowed: tuple[st
                 if learner == "ppo" else "")
         return [f"{key}.learner: unknown learner {learner!r}{hint}; allowed: {list(allowed)}"]
     if learner == "ppo":
-        from .marl import PPOConfig  # needs no torchrl: a plain dataclass
+        from diffauction.learning.ppo import PPOConfig  # needs no torchrl: a plain dataclass
 
         defaults = dataclasses.asdict(PPOConfig())
     else:
@@ -98,8 +107,8 @@ def _learner_errors(spec: dict, key: str, n_agents: list[int], allowed: tuple[st
         return messages
     cfg = make_config(learner, settings)
     if learner == "smoothed":
-        from .learners import SAMPLERS
-        from .schedules import SCHEDULES
+        from diffauction.learning.schedules import SCHEDULES
+        from diffauction.learning.trainer import SAMPLERS
 
         for field in ("beta_schedule", "lr_schedule"):
             if getattr(cfg, field) not in SCHEDULES:
@@ -199,7 +208,7 @@ def variant_settings(section: dict, variant: str) -> dict:
 
 def final_epsilon(frame: pd.DataFrame, mechanism: str) -> pd.DataFrame:
     """ε-Nash of each run's final linear profile by grid best response
-    (:func:`diffauction.metrics.best_response_gap`): one row per run and agent with the ex-ante
+    (:func:`diffauction.analysis.metrics.best_response_gap`): one row per run and agent with the ex-ante
     utility loss ℓ̂ and the ex-interim ε̂."""
     last = frame[frame["step"] == frame["step"].max()].sort_values(["run", "agent"])
     runs, agents = last["run"].nunique(), last["agent"].nunique()
@@ -245,6 +254,104 @@ def run_variant(settings: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     trajectory = pd.concat(frames, ignore_index=True)
     trajectory["evaluations_per_sample"] = frames[0].attrs["evaluations_per_sample"]
     return trajectory, pd.concat(finals, ignore_index=True), pd.DataFrame(walls)
+
+
+def trajectory_frame(traj: Trajectory, n_agents: int, mechanism: str,
+                     prior: dict | None = None) -> pd.DataFrame:
+    """Tidy frame: one row per (run, recorded step, agent).
+
+    Columns learner, n_agents, mechanism, seed, run, step, samples, agent, w, l2, l2_bid.
+    ``l2`` is the closed-form L2 of the linear bid w·v to the BNE (|w − w*|/√3 on U[0,1];
+    NaN where the BNE is not linear); ``l2_bid`` the L2 of the whole bid function to the BNE by
+    the midpoint rule (Hedge: on its value-bin midpoints; linear learners: 1024 nodes).
+    """
+    pri = make_prior(prior or DEFAULT_PRIOR)
+    w = traj.params.to(torch.float64)  # [K, R, N]
+    w_star = bne_linear_coefficient(mechanism, n_agents, pri)
+    l2 = l2_linear(w, w_star, pri) if w_star is not None else torch.full_like(w, math.nan)
+    if "bid_function" in traj.extras:  # Hedge, PPO: bids recorded at the value midpoints
+        nodes, bids = traj.extras["value_midpoints"], traj.extras["bid_function"]
+    else:
+        nodes = value_midpoints(pri, 1024)
+        bids = w[..., None] * nodes
+    try:
+        l2_bid = l2_distance(bids, bne_bid(mechanism, n_agents, pri, nodes))
+    except ValueError:
+        l2_bid = torch.full_like(w, math.nan)
+    k, runs, agents = w.shape
+    idx_k, idx_r, idx_a = torch.meshgrid(torch.arange(k), torch.arange(runs),
+                                         torch.arange(agents), indexing="ij")
+    seeds = torch.tensor(traj.seeds)
+    return pd.DataFrame({
+        "learner": traj.learner,
+        "n_agents": n_agents,
+        "mechanism": mechanism,
+        "seed": seeds[idx_r].reshape(-1).numpy(),
+        "run": idx_r.reshape(-1).numpy(),
+        "step": traj.steps[idx_k].reshape(-1).numpy(),
+        "samples": traj.samples[idx_k].reshape(-1).numpy(),
+        "agent": idx_a.reshape(-1).numpy(),
+        "w": w.reshape(-1).numpy(),
+        "l2": l2.reshape(-1).numpy(),
+        "l2_bid": l2_bid.reshape(-1).numpy(),
+    })
+
+
+def run_learner(name: str, n_agents: int, mechanism: str = "first_price", seeds=(0,),
+                budget_samples: int = 10_000_000, *, w0=0.9, config=None,
+                prior: dict | None = None, records: int = 100,
+                spacing: str = "linear") -> pd.DataFrame:
+    """Train learner ``name`` on every seed with a budget of sampled valuations per run.
+
+    ``name``: ``smoothed`` | ``npga`` | ``reinforce`` | ``hedge`` | ``ppo``. ``config`` is the
+    learner's config dataclass or a mapping of overrides of its defaults. The number of steps is
+    ``budget_samples // samples_per_step`` (at least 1); about ``records`` steps are recorded,
+    evenly spaced (``spacing="linear"``) or evenly in log(step) (``spacing="log"``).
+    Hedge starts from weights peaked at w0·v (uniform weights if ``w0=None``). PPO (TorchRL on
+    the PettingZoo env, :func:`diffauction.learning.ppo.train_ppo`) runs one seed at a time, spends
+    ``budget_samples // n_agents`` frames and ignores w0.
+
+    Returns the :func:`trajectory_frame` of the run(s); ``df.attrs`` holds ``wall_s`` (training
+    wall time), ``steps``, ``samples_per_step``, ``evaluations_per_sample`` and the config used.
+    """
+    if spacing not in ("linear", "log"):
+        raise ValueError(f"spacing: unknown {spacing!r}; allowed: ['linear', 'log']")
+    if name == "ppo":
+        return _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior)
+    cfg = make_config(name, config)
+    per_step = cfg.samples_per_step(n_agents)
+    steps = max(1, budget_samples // per_step)
+    record_every = max(1, steps // max(1, records))
+    record_steps = log_record_steps(steps, records) if spacing == "log" else None
+    start = time.perf_counter()
+    traj = TRAINERS[name](n_agents, list(seeds), steps, w0=w0, mechanism=mechanism, config=cfg,
+                          prior=prior, record_every=record_every, record_steps=record_steps)
+    wall = time.perf_counter() - start
+    frame = trajectory_frame(traj, n_agents, mechanism, prior)
+    frame.attrs.update(wall_s=wall, steps=steps, samples_per_step=per_step,
+                       evaluations_per_sample=traj.evaluations_per_sample, config=asdict(cfg))
+    return frame
+
+
+def _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior) -> pd.DataFrame:
+    from diffauction.learning.ppo import PPOConfig, train_ppo  # optional extra [marl]
+
+    cfg = config if isinstance(config, PPOConfig) else replace(PPOConfig(), **dict(config or {}))
+    frames, wall = [], 0.0
+    for run, seed in enumerate(seeds):
+        start = time.perf_counter()
+        result = train_ppo(n_agents, mechanism, int(seed),
+                           frames=max(1, budget_samples // n_agents), config=cfg, prior=prior)
+        wall += time.perf_counter() - start
+        frame = trajectory_frame(result.trajectory, n_agents, mechanism, prior)
+        frame["run"] = run
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    per_step = cfg.frames_per_batch * n_agents
+    out.attrs.update(wall_s=wall, steps=int(out["step"].max()), samples_per_step=per_step,
+                     evaluations_per_sample=1, config=asdict(cfg))
+    return out
+
 
 
 # --- reach and stay ------------------------------------------------------------------------------
@@ -367,204 +474,6 @@ def band(per_point: pd.DataFrame) -> pd.DataFrame:
             .agg(mean="mean", low="min", high="max").reset_index())
 
 
-# --- figure --------------------------------------------------------------------------------------
-
-
-def figure(band_frame: pd.DataFrame, labels: dict[str, str], tolerance: float, *paths) -> None:
-    """L2 to the BNE (log) against sampled valuations per run (log), one line per learner
-    variant (mean of the worst-agent distance over seeds, band: min to max over seeds), one
-    panel per (N, mechanism)."""
-    import matplotlib.pyplot as plt
-
-    from . import plotstyle
-
-    plotstyle.apply()
-    ns = sorted(band_frame["n_agents"].unique())
-    mechanisms = [m for m in MECHANISMS if m in set(band_frame["mechanism"])]
-    variants = list(labels)
-    colors = dict(zip(variants, plotstyle.colors(len(variants)), strict=True))
-    smoothed = [v for v in variants if v.startswith("smoothed")]
-    # smoothed learners solid, the baselines dashed, so neighbouring colours stay apart
-    styles = {v: "-" if v in smoothed else "--" for v in variants}
-    fig, axes = plt.subplots(len(ns), len(mechanisms), squeeze=False, sharex=True, sharey=True,
-                             figsize=(plotstyle.WIDTH_IN, 2.3 * len(ns) + 0.5))
-    for r, n in enumerate(ns):
-        for c, mechanism in enumerate(mechanisms):
-            ax = axes[r][c]
-            panel = band_frame[(band_frame["n_agents"] == n)
-                               & (band_frame["mechanism"] == mechanism)]
-            for variant in variants:
-                line = panel[(panel["variant"] == variant) & (panel["samples"] > 0)]
-                if line.empty:
-                    continue
-                x = line["samples"].to_numpy()
-                ax.plot(x, line["mean"].to_numpy(), color=colors[variant], lw=1.2,
-                        ls=styles[variant], label=labels[variant])
-                ax.fill_between(x, line["low"].to_numpy(), line["high"].to_numpy(),
-                                color=colors[variant], alpha=plotstyle.BAND_ALPHA, lw=0)
-            ax.axhline(tolerance, **plotstyle.BNE_STYLE)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_title(f"$N={n}$, {MECHANISM_LABELS[mechanism]}")
-            if r == len(ns) - 1:
-                ax.set_xlabel("sampled valuations per run")
-            if c == 0:
-                ax.set_ylabel("L2 to BNE (worst bidder)")
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False,
-               bbox_to_anchor=(0.5, -0.01))
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    plotstyle.save(fig, *paths)
-
-
-# --- report --------------------------------------------------------------------------------------
-
-_DIGITS = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"]
-
-
-def camel(name: str) -> str:
-    """A macro-name part from an identifier or integer: smoothed_fixed → SmoothedFixed,
-    5 → Five, 12 → OneTwo."""
-    if isinstance(name, int | np.integer):
-        return "".join(_DIGITS[int(d)] for d in str(int(name)))
-    parts = "".join(ch if ch.isalpha() else " " for ch in str(name)).split()
-    return "".join(part[:1].upper() + part[1:] for part in parts)
-
-
-def sci_tex(x: float) -> str:
-    """2.1e+05 → $2.1\\times10^{5}$ (text mode)."""
-    mantissa, exponent = f"{x:.1e}".split("e")
-    return f"${mantissa}\\times10^{{{int(exponent)}}}$"
-
-
-def ratio_tex(ratio: float, bound: str) -> str:
-    """``--`` where there is no ratio, or only a lower bound below one (which says nothing)."""
-    if bound == "none" or math.isnan(ratio) or (bound == ">" and ratio < 1):
-        return "--"
-    text = f"{ratio:.1f}" if ratio < 10 else f"{ratio:.0f}"
-    return f"$>${text}" if bound == ">" else text
-
-
-def samples_tex(x: float) -> str:
-    return "not reached" if math.isnan(x) else sci_tex(x)
-
-
-def _setting_name(n: int, mechanism: str) -> str:
-    return camel(n) + camel(mechanism)
-
-
-def learners_macros(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) -> str:
-    """Macros of the section "Learners compared" (prefix ``LC``)."""
-    from .report import macro
-
-    reference = section["reference"]
-    labels = learner_labels(section)
-    lines = [
-        macro("LCTolerance", f"{section['tolerance']:g}"),
-        macro("LCSeeds", len(seed_values(section["seeds"]))),
-        macro("LCWzero", f"{section['w0']:g}"),
-        macro("LCRecords", section["records"]),
-        macro("LCReference", labels[reference]),
-        macro("LCSettings", len(summary.groupby(["n_agents", "mechanism"]))),
-    ]
-    for variant, group in summary.groupby("variant", sort=False):
-        name = camel(variant)
-        lines.append(macro(f"LCLabel{name}", labels[variant]))
-        lines.append(macro(f"LCBudget{name}", sci_tex(float(group["budget"].max()))))
-        lines.append(macro(f"LCReached{name}", int(group["reached"].sum())))
-        lines.append(macro(f"LCRuns{name}", int(group["seeds"].sum())))
-        for _, row in group.iterrows():
-            setting = _setting_name(row["n_agents"], row["mechanism"])
-            lines.append(macro(f"LCMedian{name}{setting}", samples_tex(row["median"])))
-            lines.append(macro(f"LCWorst{name}{setting}", samples_tex(row["worst"])))
-    for variant in labels:  # every learner, the reference too ("--"), so any can be cited
-        name = camel(variant)
-        group = ratios[ratios["variant"] == variant]
-        for _, row in group.iterrows():
-            setting = _setting_name(row["n_agents"], row["mechanism"])
-            lines.append(macro(f"LCRatio{name}{setting}",
-                               ratio_tex(row["ratio_median"], row["bound_median"])))
-        for column, prefix in (("median", "LCRatio"), ("evaluations", "LCEvalRatio")):
-            exact = (group[group[f"bound_{column}"] != "none"]
-                     if f"ratio_{column}" in group else group.iloc[:0])
-            for label, pick in (("Min", "idxmin"), ("Max", "idxmax")):
-                text = "--"
-                if not exact.empty:
-                    at = getattr(exact[f"ratio_{column}"], pick)()
-                    text = ratio_tex(exact.loc[at, f"ratio_{column}"],
-                                     exact.loc[at, f"bound_{column}"])
-                lines.append(macro(f"{prefix}{label}{name}", text))
-        # settings where the reference needs fewer samples than this learner (ratio > 1)
-        compared = group[group["bound_median"] != "none"]
-        lines.append(macro(f"LCFaster{name}", int((compared["ratio_median"] > 1).sum())))
-        lines.append(macro(f"LCCompared{name}", len(compared)))
-    return "".join(lines)
-
-
-def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) -> str:
-    """The section's two tables: accounting per learner, and samples to reach τ per setting."""
-    from .report import latex_table
-
-    labels = learner_labels(section)
-    reference = section["reference"]
-    tol = f"{section['tolerance']:g}"
-    per_learner = (summary.groupby("variant", sort=False)
-                   .agg(budget=("budget", "max"), evaluations=("evaluations_per_sample", "max"),
-                        reached=("reached", "sum"), seeds=("seeds", "sum")).reset_index())
-    order = {variant: i for i, variant in enumerate(labels)}  # the configuration's order
-    per_learner = per_learner.sort_values("variant", key=lambda v: v.map(order), kind="stable")
-    per_learner["label"] = per_learner["variant"].map(labels)
-    per_learner["reached_text"] = [f"{r}/{s}" for r, s in
-                                   zip(per_learner["reached"], per_learner["seeds"], strict=True)]
-    accounting = latex_table(
-        per_learner,
-        [("label", "learner", str),
-         ("budget", "valuations per run", lambda x: sci_tex(float(x))),
-         ("evaluations", "utility evaluations per valuation", lambda x: f"{int(x)}"),
-         ("reached_text", f"runs holding L2 $\\le {tol}$", str)],
-        caption=("Compute accounting. Every learner is charged the valuations it draws (batch "
-                 "$\\times$ bidders per step); the second column says how often it evaluates "
-                 "the utility on each of them. Runs are counted over all settings and seeds."),
-        label="tab:learners-accounting")
-    table = summary.merge(ratios, on=KEYS, how="left")
-    table["order"] = table["variant"].map(order)
-    table = table.sort_values(["n_agents", "mechanism", "order"], kind="stable")
-    table["setting"] = [f"$N{{=}}{n}$, {MECHANISM_SHORT[m]}"
-                        for n, m in zip(table["n_agents"], table["mechanism"], strict=True)]
-    table["label"] = table["variant"].map(labels)
-    table["reached_text"] = [f"{r}/{s}" for r, s in
-                             zip(table["reached"], table["seeds"], strict=True)]
-    table["ratio_text"] = [
-        "ref." if v == reference else ratio_tex(r, b)
-        for v, r, b in zip(table["variant"], table["ratio_median"], table["bound_median"],
-                           strict=True)]
-    table["ratio_evaluations_text"] = [
-        "ref." if v == reference else ratio_tex(r, b)
-        for v, r, b in zip(table["variant"], table["ratio_evaluations"],
-                           table["bound_evaluations"], strict=True)]
-    reach = latex_table(
-        table,
-        [("setting", "setting", str), ("label", "learner", str),
-         ("reached_text", "runs", str),
-         ("median", "median", samples_tex), ("worst", "worst", samples_tex),
-         ("ratio_text", "ratio", str), ("ratio_evaluations_text", "eval.\\ ratio", str),
-         ("final_l2_worst", "final L2", lambda x: f"{x:.4f}"),
-         ("loss_ex_ante", "$\\hat\\ell$", lambda x: "--" if math.isnan(x) else sci_tex(x))],
-        caption=(f"Sampled valuations per run until the worst bidder's L2 distance to the BNE "
-                 f"(FP/SP: first/second price; runs: runs that reach it, of all) "
-                 f"reaches ${tol}$ and stays there to the end of the budget (median and worst "
-                 f"over seeds; ``not reached'': not within the learner's budget). Ratio: "
-                 f"median samples of the learner over those of the reference "
-                 f"({labels[reference]}), ``$>$'' a lower bound (the learner did not reach "
-                 f"it within its budget), ``--'' none; eval.\\ ratio: the same in "
-                 f"utility evaluations (Table~\\ref{{tab:learners-accounting}}). Final L2: "
-                 f"worst run at the "
-                 f"end of the budget; $\\hat\\ell$: median ex-ante utility loss of the final "
-                 f"linear profile against a grid best response (ANCHORS \\S2)."),
-        label="tab:learners-reach")
-    return accounting + "\n" + reach
-
-
 # --- PPO (outside rule all) ----------------------------------------------------------------------
 
 
@@ -584,26 +493,3 @@ def ppo_summary(trajectory: pd.DataFrame, finals: pd.DataFrame, reference: pd.Da
     summary["ratio_median"] = [r for r, _ in bounds]
     summary["bound_median"] = [b for _, b in bounds]
     return summary
-
-
-def ppo_macros(summary: pd.DataFrame, tolerance: float) -> str:
-    """Macros for the PPO sentence: ``\\LCPPOAvailable`` and the numbers of the first setting
-    (the configuration's first N and mechanism)."""
-    from .report import macro
-
-    row = summary.iloc[0]
-    lines = [
-        macro("LCPPOAvailable", 1),
-        macro("LCPPOSetting", f"$N={row['n_agents']}$, {MECHANISM_LABELS[row['mechanism']]}"),
-        macro("LCPPOSeeds", int(row["seeds"])),
-        macro("LCPPOFrames", sci_tex(row["budget"] / row["n_agents"])),
-        macro("LCPPOSamples", sci_tex(float(row["budget"]))),
-        macro("LCPPOFinalMedian", f"{row['final_l2_median']:.3f}"),
-        macro("LCPPOFinalWorst", f"{row['final_l2_worst']:.3f}"),
-        macro("LCPPOReached", int(row["reached"])),
-        macro("LCPPOMedian", samples_tex(row["median"])),
-        macro("LCPPORatio", ratio_tex(row["ratio_median"], row["bound_median"])),
-        macro("LCPPOReferenceMedian", samples_tex(row["reference_median"])),
-        macro("LCPPOTolerance", f"{tolerance:g}"),
-    ]
-    return "".join(lines)

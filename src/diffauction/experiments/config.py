@@ -4,7 +4,7 @@
 whose message lists each problem as ``key.path: what is wrong; allowed: ...``. Nothing is
 trained or written before validation passes.
 
-``expand_experiment`` turns one experiment into :class:`~diffauction.learners.RunBatch` programs,
+``expand_experiment`` turns one experiment into :class:`~diffauction.learning.trainer.RunBatch` programs,
 one per agent count: the other sweep axes (β values × seeds) are batched as runs.
 """
 
@@ -24,9 +24,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .comparison import validate_section as validate_comparison
-from .convergence import validate_section
-from .learners import RunBatch
+from diffauction.experiments.learners import validate_section as validate_comparison
+from diffauction.experiments.mechanisms import validate_section
+from diffauction.learning.trainer import RunBatch
 
 SCHEMA_PATH = resources.files("diffauction") / "schemas" / "config.schema.yaml"
 
@@ -247,8 +247,8 @@ def _setting_errors(key: str, exp: dict) -> list[str]:
 
 def _unknown_bne_errors(key: str, exp: dict, wanted: list[str]) -> list[str]:
     """A metric that needs the BNE, in a setting whose BNE the code does not know."""
-    from .equilibria import known_bne
-    from .priors import make_agent_priors
+    from diffauction.equilibria.closed_form import known_bne
+    from diffauction.game.priors import make_agent_priors
 
     unknown = []
     for n, rho in itertools.product(_as_list(exp["n_agents"]),
@@ -269,7 +269,7 @@ def _unknown_bne_errors(key: str, exp: dict, wanted: list[str]) -> list[str]:
 def uses_bid_functions(resolved: dict) -> bool:
     """Whether an experiment leaves the seed's setting (linear bids, one U[0, h] prior,
     risk-neutral first or second price): its runs then record bid functions on a value grid and
-    are analysed per agent against the setting's BNE (:mod:`diffauction.nonlinear`)."""
+    are analysed per agent against the setting's BNE (:mod:`diffauction.experiments.nonlinear`)."""
     prior = resolved["prior"]
     return (resolved["policy"]["name"] != "linear" or prior["name"] != "uniform"
             or prior.get("low", 0.0) != 0.0 or "agent_priors" in resolved

@@ -27,17 +27,11 @@ import math
 
 import torch
 
-from .equilibria import bne_bid, bne_utility
-from .mechanisms import Mechanism
-from .priors import UniformPrior
+from diffauction.equilibria.closed_form import bne_bid, bne_utility
+from diffauction.game.mechanisms import Mechanism
+from diffauction.game.priors import UniformPrior, value_midpoints
 
 DTYPE = torch.float64
-
-
-def value_quantiles(prior: UniformPrior, count: int) -> torch.Tensor:
-    """Own-value nodes F⁻¹((k + ½)/K), k = 0..K−1; their plain mean is an expectation."""
-    unit = (torch.arange(count, dtype=DTYPE) + 0.5) / count
-    return prior.transform(unit)
 
 
 class LinearOpponents:
@@ -105,7 +99,7 @@ def l2_linear(w: torch.Tensor, w_star: float, prior: UniformPrior) -> torch.Tens
 
 
 def l2_distance(bids: torch.Tensor, bne_bids: torch.Tensor) -> torch.Tensor:
-    """sqrt(mean_k (b(v_k) − b*(v_k))²) over the last axis (nodes from :func:`value_quantiles`)."""
+    """sqrt(mean_k (b(v_k) − b*(v_k))²) over the last axis (nodes from :func:`value_midpoints`)."""
     return ((bids.to(DTYPE) - bne_bids.to(DTYPE)) ** 2).mean(dim=-1).sqrt()
 
 
@@ -120,7 +114,7 @@ def utility_against_bne(mechanism: Mechanism, prior: UniformPrior, w: torch.Tens
     ``w`` is [runs, agents]; returns [runs, agents].
     """
     runs, agents = w.shape
-    v = value_quantiles(prior, value_nodes)
+    v = value_midpoints(prior, value_nodes)
     opponents = SymmetricOpponents(
         lambda x: bne_bid(mechanism.name, agents, prior, x), prior, agents - 1, quantiles)
     bids = w.to(DTYPE)[..., None] * v  # [runs, agents, V]
@@ -145,7 +139,7 @@ def best_response_gap(mechanism: Mechanism, prior: UniformPrior, w: torch.Tensor
     """
     runs, agents = w.shape
     w = w.to(DTYPE)
-    v = value_quantiles(prior, value_nodes)  # [V]
+    v = value_midpoints(prior, value_nodes)  # [V]
     grid = torch.linspace(0.0, prior.v_max, bid_nodes, dtype=DTYPE)  # [G]
     others = torch.stack([torch.cat([w[:, :i], w[:, i + 1:]], dim=1) for i in range(agents)], 1)
     own = w.reshape(-1)  # profile p = r·agents + i

@@ -8,7 +8,7 @@ agents as a single tensor program shaped ``[runs, batch, agents]``:
 2. agents bid b = π_θ(v); agent i's gradient is E[∂ũ_i/∂θ_i] with every opponent's bid held
    fixed (non-cooperative: no gradient flows from u_j into θ_i);
 3. Adam or SGD ascends each run's and agent's parameters with that run's learning rate, under
-   per-run schedules for β and the learning rate (:mod:`diffauction.schedules`).
+   per-run schedules for β and the learning rate (:mod:`diffauction.learning.schedules`).
 
 The gradient of a linear policy has a closed form (``gradient="analytic"``, the fast path: the
 mechanism's fused ``linear_bid_gradient_``); ``gradient="autograd"`` back-propagates the sum of
@@ -18,8 +18,8 @@ the agents' smoothed utilities, each computed with detached opponents, and gives
 :func:`train` runs. ``benchmarks/throughput.py`` measures all of this.
 
 Beyond the seed's setting (all optional; their defaults reproduce it exactly): affine and neural
-policies (:mod:`diffauction.policies`, autograd gradient only), one prior per agent
-(``agent_priors``), CRRA bidders with one ρ per run (``risk_aversion``, :mod:`diffauction.risk`),
+policies (:mod:`diffauction.game.policies`, autograd gradient only), one prior per agent
+(``agent_priors``), CRRA bidders with one ρ per run (``risk_aversion``, :mod:`diffauction.game.risk`),
 and the bid functions recorded on a per-agent value grid (``grid_points``) for policies without a
 scalar parameter. A shared network (symmetric agents) receives Σ_i ∂ũ_i/∂θ through each agent's
 own bid only: still no gradient through an opponent's bid.
@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .mechanisms import Mechanism, broadcast_per_run, make_mechanism
-from .policies import LinearPolicy, make_policy, value_grid
-from .priors import UniformPrior, make_agent_priors, make_prior
-from .risk import make_risk_averse
-from .schedules import Schedule
+from diffauction.game.mechanisms import Mechanism, broadcast_per_run, make_mechanism
+from diffauction.game.policies import LinearPolicy, make_policy, value_grid
+from diffauction.game.priors import UniformPrior, make_agent_priors, make_prior
+from diffauction.game.risk import make_risk_averse
+from diffauction.learning.schedules import Schedule
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -92,7 +92,7 @@ class RunBatch:
     sampler: str = "iid"
     dtype: str = "float32"
     device: str = "cpu"
-    #: policy config mapping (:func:`diffauction.policies.make_policy`); linear by default
+    #: policy config mapping (:func:`diffauction.game.policies.make_policy`); linear by default
     policy: dict = field(default_factory=lambda: {"name": "linear"})
     #: one prior mapping per agent (overrides ``prior``), or None for iid agents
     agent_priors: list[dict] | None = None

@@ -1,6 +1,6 @@
 """Settings beyond the seed's: training tables, per-agent metrics and revenue for bid functions.
 
-An experiment that leaves the seed's setting (:func:`diffauction.config.uses_bid_functions`: a
+An experiment that leaves the seed's setting (:func:`diffauction.experiments.config.uses_bid_functions`: a
 non-linear policy, a Beta or per-agent prior, CRRA bidders, all-pay, ...) records every agent's
 bid function on a grid of ``GRID_POINTS`` values of its support, v_{k,i} = low_i +
 (high_i − low_i)·k/(G−1), in columns ``bid_000`` … of its tables. Everything here works from those
@@ -12,11 +12,11 @@ Metrics per run and agent, in the *hard* auction, float64 (ANCHORS.md §2):
 l2_bne, linf_bne    sqrt(E_v[(b_i − b*_i)²]) and max_v |b_i − b*_i| over F_i's quantile midpoints
 utility_loss_vs_bne 𝓛_i = 1 − û_i(b_i, b*_{−i}) / u*_i(b*): learned agent against BNE opponents
 eps_*               grid best response against the *learned* opponents of the same run (as
-                    :func:`diffauction.metrics.best_response_gap`, for any bid functions)
+                    :func:`diffauction.analysis.metrics.best_response_gap`, for any bid functions)
 revenue             the learned profile's expected revenue; revenue_bne at the BNE
 ==================  ============================================================================
 
-A setting whose BNE the code does not know (:func:`diffauction.equilibria.known_bne` is None)
+A setting whose BNE the code does not know (:func:`diffauction.equilibria.closed_form.known_bne` is None)
 gets the ε-Nash metrics only; its rows say so in ``metric_note``.
 
 The highest competing bid m = max_{j≠i} b_j(v_j) is described by its CDF G(x) = Π_j G_j(x), where
@@ -33,12 +33,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .config import GRID_POINTS
-from .equilibria import KnownBNE, known_bne
-from .io import provenance
-from .mechanisms import make_mechanism
-from .priors import make_agent_priors
-from .risk import make_risk_averse
+from diffauction.equilibria.closed_form import KnownBNE, known_bne
+from diffauction.experiments.config import GRID_POINTS
+from diffauction.game.mechanisms import make_mechanism
+from diffauction.game.priors import make_agent_priors, value_midpoints
+from diffauction.game.risk import make_risk_averse
+from diffauction.io import provenance
 
 DTYPE = torch.float64
 BID_COLUMNS = [f"bid_{k:03d}" for k in range(GRID_POINTS)]
@@ -155,11 +155,6 @@ def grid_bid_function(v_grid: torch.Tensor, bids: torch.Tensor):
     return evaluate
 
 
-def value_midpoints(prior, count: int) -> torch.Tensor:
-    """F⁻¹((k + ½)/K), k = 0..K−1: their plain mean is an expectation over the prior."""
-    return prior.transform((torch.arange(count, dtype=DTYPE) + 0.5) / count)
-
-
 def bid_quantiles(bid_function, prior, count: int) -> torch.Tensor:
     """Sorted b(F⁻¹(k/K)), k = 0..K, for every profile: [P, K+1], the quantile function of b(v)."""
     values = prior.transform(torch.linspace(0.0, 1.0, count + 1, dtype=DTYPE))
@@ -171,7 +166,7 @@ class CompetingBids:
 
     ``quantiles`` is a list (one entry per opponent) of [P, K+1] sorted bid quantiles (see
     :func:`bid_quantiles`); methods take bids [P, ...] and follow the interface of
-    :mod:`diffauction.metrics` that ``Mechanism.interim_utility`` expects: ``cdf(b) = P(m < b)``
+    :mod:`diffauction.analysis.metrics` that ``Mechanism.interim_utility`` expects: ``cdf(b) = P(m < b)``
     and ``partial_mean(b) = E[m·1{m < b}]``.
     """
 

@@ -215,3 +215,9 @@ def make_agent_priors(prior: dict, agent_priors: list[dict] | None, n_agents: in
         raise ValueError(f"agent_priors: {len(agent_priors)} priors for n_agents={n_agents}; "
                          "allowed: exactly one prior per agent")
     return AgentPriors([make_prior(spec) for spec in agent_priors])
+
+
+def value_midpoints(prior, count: int) -> torch.Tensor:
+    """Own-value nodes F⁻¹((k + ½)/K), k = 0..K−1, in float64: their plain mean is an expectation
+    over the prior (for U[0, 1] the midpoint rule, error O(K⁻²))."""
+    return prior.transform((torch.arange(count, dtype=torch.float64) + 0.5) / count)

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .smoothed import fit_gap_scaling, gap_constant_theory, smoothed_equilibrium_table
+from diffauction.equilibria.smoothed import (
+    fit_gap_scaling,
+    gap_constant_theory,
+    smoothed_equilibrium_table,
+)
 
 GROUP = ["n_agents", "beta_start"]
 

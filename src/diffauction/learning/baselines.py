@@ -1,7 +1,7 @@
 """Baseline learners on the *hard* auction (no smoothing), batched over ``[runs, batch, agents]``.
 
 ANCHORS.md §3 lists the learners the field compares the smoothed gradient against. This module
-implements three of them with the smoothed trainer's conventions (:mod:`diffauction.learners`):
+implements three of them with the smoothed trainer's conventions (:mod:`diffauction.learning.trainer`):
 
 * every run has its own ``torch.Generator`` seeded by the run's seed and draws everything it
   uses (values, perturbations, bid noise) from it, so a run's trajectory does not depend on
@@ -25,7 +25,7 @@ Learners
                      sampled bids; weights ∝ exp(η · cumulative utility).
 
 ``run_learner`` runs any of them, or the smoothed trainer (``"smoothed"``) or the MARL PPO
-(``"ppo"``, :mod:`diffauction.marl`), under one interface and returns a tidy DataFrame.
+(``"ppo"``, :mod:`diffauction.learning.ppo`), under one interface and returns a tidy DataFrame.
 
 Compute accounting
 ------------------
@@ -47,7 +47,7 @@ hedge          batch · agents         bid_points: full-information counterfactu
 ppo            frames · agents        1 (one env step per frame; epochs re-use the batch)
 =============  =====================  =====================================================
 
-The comparison of the report (:mod:`diffauction.comparison`, ``config.yaml: comparison``) runs
+The comparison of the report (:mod:`diffauction.experiments.learners`, ``config.yaml: comparison``) runs
 these learners with tuned settings; its table is the reference for their sample efficiency.
 
 Ties
@@ -62,17 +62,13 @@ discrete bid grids (Hedge) and bids clipped at 0 (REINFORCE).
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
-import pandas as pd
 import torch
 
-from .equilibria import bne_bid, bne_linear_coefficient
-from .learners import DTYPES, Adam, RunBatch, resolve_device, train
-from .mechanisms import Mechanism, highest_competing_bid, make_mechanism
-from .metrics import l2_distance, l2_linear, value_quantiles
-from .priors import make_prior
+from diffauction.game.mechanisms import Mechanism, highest_competing_bid, make_mechanism
+from diffauction.game.priors import make_prior, value_midpoints
+from diffauction.learning.trainer import DTYPES, Adam, RunBatch, resolve_device, train
 
 DEFAULT_PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
 LEARNERS = ("smoothed", "npga", "reinforce", "hedge", "ppo")
@@ -459,7 +455,7 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
     n_bins, n_grid = cfg.value_bins, cfg.bid_points
     generators = _generators(seeds, device)
     grid = torch.linspace(0.0, pri.v_max, n_grid, dtype=dtype, device=device)
-    mids = value_quantiles(pri, n_bins).to(dtype=dtype, device=device)
+    mids = value_midpoints(pri, n_bins).to(dtype=dtype, device=device)
     if w0 is None:
         logits0 = torch.zeros((runs, agents, n_bins, n_grid), dtype=dtype, device=device)
     else:
@@ -472,10 +468,6 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
                 + torch.arange(agents, device=device)[None, None, :]) * n_bins
     n_rows_total = runs * agents * n_bins
     offsets = torch.arange(n_rows_total, dtype=dtype, device=device)[:, None]
-    try:
-        bne_mids = bne_bid(mechanism, agents, pri, mids.to(torch.float64))
-    except ValueError:
-        bne_mids = None
     per_step = cfg.samples_per_step(agents)
 
     def strategy() -> torch.Tensor:
@@ -505,8 +497,6 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
     mids64 = mids.to(torch.float64).cpu()
     extras = {"bid_function": hist_bids, "value_midpoints": mids64, "bid_grid": grid.cpu(),
               "weights": strategy().cpu()}
-    if bne_mids is not None:
-        extras["l2_bid_function"] = l2_distance(hist_bids, bne_mids.cpu())
     slopes = fit_slope(mids64, hist_bids)
     return Trajectory(
         learner="hedge", seeds=list(seeds), steps=torch.tensor(record), params=slopes,
@@ -523,7 +513,7 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
 
 @dataclass
 class SmoothedConfig:
-    """The project's smoothed gradient (:func:`diffauction.learners.train`); week-4 defaults."""
+    """The project's smoothed gradient (:func:`diffauction.learning.trainer.train`); week-4 defaults."""
 
     batch_size: int = 8192
     lr: float = 0.001
@@ -534,7 +524,7 @@ class SmoothedConfig:
     beta_schedule: str = "constant"
     optimizer: str = "adam"
     gradient: str = "analytic"
-    sampler: str = "iid"  # iid | antithetic | sobol (diffauction.learners.ValueSampler)
+    sampler: str = "iid"  # iid | antithetic | sobol (diffauction.learning.trainer.ValueSampler)
     dtype: str = "float32"
     device: str = "cpu"
 
@@ -548,7 +538,7 @@ class SmoothedConfig:
 def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                    config: SmoothedConfig | None = None, prior: dict | None = None,
                    record_every: int = 1, record_steps=None) -> Trajectory:
-    """:func:`diffauction.learners.train` on a :class:`RunBatch`, returned as a Trajectory."""
+    """:func:`diffauction.learning.trainer.train` on a :class:`RunBatch`, returned as a Trajectory."""
     cfg = config or SmoothedConfig()
     runs = len(seeds)
     w0_list = _w0_tensor(w0, runs, 1, torch.float64, "cpu")[:, 0].tolist()
@@ -594,108 +584,11 @@ def make_config(name: str, config=None):
     return replace(base, **dict(config))
 
 
-def trajectory_frame(traj: Trajectory, n_agents: int, mechanism: str,
-                     prior: dict | None = None) -> pd.DataFrame:
-    """Tidy frame: one row per (run, recorded step, agent).
-
-    Columns learner, n_agents, mechanism, seed, run, step, samples, agent, w, l2, l2_bid.
-    ``l2`` is the closed-form L2 of the linear bid w·v to the BNE (|w − w*|/√3 on U[0,1];
-    NaN where the BNE is not linear); ``l2_bid`` the L2 of the whole bid function to the BNE by
-    the midpoint rule (Hedge: on its value-bin midpoints; linear learners: 1024 nodes).
-    """
-    pri = make_prior(prior or DEFAULT_PRIOR)
-    w = traj.params.to(torch.float64)  # [K, R, N]
-    w_star = bne_linear_coefficient(mechanism, n_agents, pri)
-    l2 = l2_linear(w, w_star, pri) if w_star is not None else torch.full_like(w, math.nan)
-    if "bid_function" in traj.extras and "l2_bid_function" in traj.extras:
-        l2_bid = traj.extras["l2_bid_function"]
-    else:
-        nodes = value_quantiles(pri, 1024)
-        try:
-            target = bne_bid(mechanism, n_agents, pri, nodes)
-            l2_bid = l2_distance(w[..., None] * nodes, target)
-        except ValueError:
-            l2_bid = torch.full_like(w, math.nan)
-    k, runs, agents = w.shape
-    idx_k, idx_r, idx_a = torch.meshgrid(torch.arange(k), torch.arange(runs),
-                                         torch.arange(agents), indexing="ij")
-    seeds = torch.tensor(traj.seeds)
-    return pd.DataFrame({
-        "learner": traj.learner,
-        "n_agents": n_agents,
-        "mechanism": mechanism,
-        "seed": seeds[idx_r].reshape(-1).numpy(),
-        "run": idx_r.reshape(-1).numpy(),
-        "step": traj.steps[idx_k].reshape(-1).numpy(),
-        "samples": traj.samples[idx_k].reshape(-1).numpy(),
-        "agent": idx_a.reshape(-1).numpy(),
-        "w": w.reshape(-1).numpy(),
-        "l2": l2.reshape(-1).numpy(),
-        "l2_bid": l2_bid.reshape(-1).numpy(),
-    })
-
-
-def run_learner(name: str, n_agents: int, mechanism: str = "first_price", seeds=(0,),
-                budget_samples: int = 10_000_000, *, w0=0.9, config=None,
-                prior: dict | None = None, records: int = 100,
-                spacing: str = "linear") -> pd.DataFrame:
-    """Train learner ``name`` on every seed with a budget of sampled valuations per run.
-
-    ``name``: ``smoothed`` | ``npga`` | ``reinforce`` | ``hedge`` | ``ppo``. ``config`` is the
-    learner's config dataclass or a mapping of overrides of its defaults. The number of steps is
-    ``budget_samples // samples_per_step`` (at least 1); about ``records`` steps are recorded,
-    evenly spaced (``spacing="linear"``) or evenly in log(step) (``spacing="log"``).
-    Hedge starts from weights peaked at w0·v (uniform weights if ``w0=None``). PPO (TorchRL on
-    the PettingZoo env, :func:`diffauction.marl.train_ppo`) runs one seed at a time, spends
-    ``budget_samples // n_agents`` frames and ignores w0.
-
-    Returns the :func:`trajectory_frame` of the run(s); ``df.attrs`` holds ``wall_s`` (training
-    wall time), ``steps``, ``samples_per_step``, ``evaluations_per_sample`` and the config used.
-    """
-    if spacing not in ("linear", "log"):
-        raise ValueError(f"spacing: unknown {spacing!r}; allowed: ['linear', 'log']")
-    if name == "ppo":
-        return _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior)
-    cfg = make_config(name, config)
-    per_step = cfg.samples_per_step(n_agents)
-    steps = max(1, budget_samples // per_step)
-    record_every = max(1, steps // max(1, records))
-    record_steps = log_record_steps(steps, records) if spacing == "log" else None
-    start = time.perf_counter()
-    traj = TRAINERS[name](n_agents, list(seeds), steps, w0=w0, mechanism=mechanism, config=cfg,
-                          prior=prior, record_every=record_every, record_steps=record_steps)
-    wall = time.perf_counter() - start
-    frame = trajectory_frame(traj, n_agents, mechanism, prior)
-    frame.attrs.update(wall_s=wall, steps=steps, samples_per_step=per_step,
-                       evaluations_per_sample=traj.evaluations_per_sample, config=asdict(cfg))
-    return frame
-
-
-def _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior) -> pd.DataFrame:
-    from .marl import PPOConfig, train_ppo  # optional extra [marl]
-
-    cfg = config if isinstance(config, PPOConfig) else replace(PPOConfig(), **dict(config or {}))
-    frames, wall = [], 0.0
-    for run, seed in enumerate(seeds):
-        start = time.perf_counter()
-        result = train_ppo(n_agents, mechanism, int(seed),
-                           frames=max(1, budget_samples // n_agents), config=cfg, prior=prior)
-        wall += time.perf_counter() - start
-        frame = trajectory_frame(result.trajectory, n_agents, mechanism, prior)
-        frame["run"] = run
-        frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
-    per_step = cfg.frames_per_batch * n_agents
-    out.attrs.update(wall_s=wall, steps=int(out["step"].max()), samples_per_step=per_step,
-                     evaluations_per_sample=1, config=asdict(cfg))
-    return out
-
-
 __all__ = [
     "HedgeConfig", "NPGAConfig", "ReinforceConfig", "SmoothedConfig", "Trajectory",
     "competing_bids", "expected_hard_utility", "fit_slope", "grid_feedback",
     "grid_feedback_reference", "log_record_steps", "make_config",
     "npga_gradient",
-    "reinforce_gradient", "run_learner", "train_hedge", "train_npga", "train_reinforce",
-    "train_smoothed", "trajectory_frame", "utility_against",
+    "reinforce_gradient", "train_hedge", "train_npga", "train_reinforce",
+    "train_smoothed", "utility_against",
 ]

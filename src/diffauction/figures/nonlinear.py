@@ -1,7 +1,7 @@
 """Figures of the section "Non-linear and asymmetric strategies", one function each.
 
-They read the tidy tables of :mod:`diffauction.nonlinear` (``bid_functions.csv``,
-``revenue.csv``, ``convergence.csv``) and share :mod:`diffauction.plotstyle`.
+They read the tidy tables of :mod:`diffauction.experiments.nonlinear` (``bid_functions.csv``,
+``revenue.csv``, ``convergence.csv``) and share :mod:`diffauction.figures.style`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import plotstyle
+from diffauction.figures import style as plotstyle
 
 PANELS = [  # (experiment, n_agents, title) of the symmetric settings' bid-function figure
     ("nl_crra", 2, "CRRA, $N=2$"),

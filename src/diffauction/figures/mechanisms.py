@@ -1,5 +1,5 @@
 """Figures of the mechanism comparison (report section "Mechanism comparison"), from the tables
-:mod:`diffauction.convergence` writes; styled by :mod:`diffauction.plotstyle`."""
+:mod:`diffauction.experiments.mechanisms` writes; styled by :mod:`diffauction.figures.style`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pandas as pd
 import torch
 from matplotlib.ticker import NullLocator, ScalarFormatter
 
-from . import plotstyle
-from .convergence import LABELS, TRUTHFUL, bne_function, target, value_grid
+from diffauction.experiments.mechanisms import LABELS, TRUTHFUL, bne_function, target, value_grid
+from diffauction.figures import style as plotstyle
 
 MARKERS = {True: "o", False: "s"}
 #: index into the 10-colour palette per mechanism: distinct hues, grey for all-pay (no target)

@@ -5,8 +5,8 @@ mechanism: Adam ascent on the smoothed utility, each agent's gradient taken with
 bids held fixed, a fresh batch of values every step.
 
 * first price, second price, all-pay (N bidders) and the k-unit pay-as-bid and uniform-price
-  auctions train with the project's trainer (:func:`diffauction.learners.train`), bids b = w·v;
-* the LLG auction's two locals train with :func:`diffauction.llg.train_llg`, bids
+  auctions train with the project's trainer (:func:`diffauction.learning.trainer.train`), bids b = w·v;
+* the LLG auction's two locals train with :func:`diffauction.learning.llg.train_llg`, bids
   max(0, a + w·v) (the family that holds both LLG equilibria; the global bids its value).
 
 Every run starts from the same slope w0 for a given seed index (evenly spread over
@@ -20,7 +20,7 @@ sqrt(E_v[(b(v) − b_ref(v))²]), evaluated on ``grid_points`` midpoint quantile
 *target* is the equilibrium the policy family can represent: the BNE where it is linear (first,
 second, uniform price) or affine (LLG); for pay-as-bid with k ≥ 2 the BNE is not linear and the
 target is the symmetric equilibrium of the game restricted to linear bids
-(:func:`diffauction.multiunit.linear_restricted_slope`); all-pay restricted to linear bids has no
+(:func:`diffauction.equilibria.multiunit.linear_restricted_slope`); all-pay restricted to linear bids has no
 equilibrium for N ≥ 3 (a bidder's utility is convex in its own slope), so it has no target. The
 L2 to the true BNE is recorded for every mechanism as well.
 
@@ -37,12 +37,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import llg, multiunit
-from .equilibria import bne_bid as single_item_bne_bid
-from .io import provenance
-from .learners import RunBatch, train
-from .mechanisms import ALL_MECHANISMS, LLG_MECHANISMS, MULTI_UNIT, make_mechanism
-from .priors import PRIORS, UniformPrior
+from diffauction.equilibria import multiunit
+from diffauction.equilibria.closed_form import bne_bid as single_item_bne_bid
+from diffauction.game.mechanisms import ALL_MECHANISMS, LLG_MECHANISMS, MULTI_UNIT, make_mechanism
+from diffauction.game.priors import PRIORS, UniformPrior
+from diffauction.io import provenance
+from diffauction.learning import llg
+from diffauction.learning.trainer import RunBatch, train
 
 LABELS = {
     "first_price": "first price",

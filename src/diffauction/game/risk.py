@@ -4,7 +4,7 @@ A bidder with CRRA utility u(x) = x^ρ, 0 < ρ ≤ 1, values the winner's surplu
 and losing by u(0) = 0 (ANCHORS.md §1; ρ = 1 is risk neutral). For x < 0 (a bid above the value,
 never optimal) the odd extension u(x) = −|x|^ρ keeps the utility defined and decreasing in the
 bid. The mechanism (allocation, payments) is the plain first price; only the bidder's utility
-changes, so this class wraps :class:`~diffauction.mechanisms.FirstPrice`:
+changes, so this class wraps :class:`~diffauction.game.mechanisms.FirstPrice`:
 
 * smoothed  ũ_i = u(v_i − b_i)·σ(β(b_i − m_i)), opponents detached as in the risk-neutral game;
 * ∂ũ_i/∂b_i = −u'(v_i − b_i)·σ + u(v_i − b_i)·β·σ(1 − σ) (the analytic fast path);
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from .mechanisms import FirstPrice, Mechanism, smoothed_win_probability
+from diffauction.game.mechanisms import FirstPrice, Mechanism, smoothed_win_probability
 
 #: |x| is floored here before x^ρ: u'(0) = ∞ for ρ < 1 would give inf·0 = NaN gradients
 SURPLUS_FLOOR = 1e-12

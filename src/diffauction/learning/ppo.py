@@ -22,7 +22,7 @@ epochs of clipped-surrogate minibatch updates with Adam.
 
 Evaluation after every iteration: the mean bid E[b | v] (Monte Carlo over the policy's noise) on
 the value-bin midpoints, its least-squares slope through the origin, and its L2 distance to the
-BNE (the same quantities as the Hedge baseline, :mod:`diffauction.baselines`).
+BNE (the same quantities as the Hedge baseline, :mod:`diffauction.learning.baselines`).
 
 Typical (N=2 first price, defaults): 30k auctions (60k valuations) bring the L2 of the mean-bid
 function to 0.03–0.09 depending on the seed (seed 0: 0.033/0.037, slopes 0.51/0.54; seed 1:
@@ -43,10 +43,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .baselines import DEFAULT_PRIOR, Trajectory, fit_slope
-from .equilibria import bne_bid, bne_linear_coefficient
-from .metrics import l2_distance, l2_linear, value_quantiles
-from .priors import make_prior
+from diffauction.game.priors import make_prior, value_midpoints
+from diffauction.learning.baselines import DEFAULT_PRIOR, Trajectory, fit_slope
 
 
 @dataclass
@@ -79,8 +77,6 @@ class PPOResult:
     value_midpoints: torch.Tensor  # [V]
     bid_function: torch.Tensor  # [agents, V] mean bid at the midpoints after training
     slope: torch.Tensor  # [agents] least-squares slope through the origin
-    l2_slope: torch.Tensor  # [agents] |slope − w*|·sqrt(E v²) (NaN if the BNE is not linear)
-    l2_bid_function: torch.Tensor  # [agents] L2 of the mean-bid function to the BNE
     frames: int  # auctions played
     samples: int  # valuations drawn = frames × agents
 
@@ -111,7 +107,7 @@ def _train_ppo(n_agents: int, mechanism: str, seed: int, frames: int, cfg: PPOCo
     from torchrl.modules import MLP, ProbabilisticActor, TanhNormal, ValueOperator
     from torchrl.objectives import ClipPPOLoss, ValueEstimators
 
-    from .env import parallel_env  # gymnasium/pettingzoo: only where PPO really runs
+    from diffauction.env import parallel_env  # gymnasium/pettingzoo: only where PPO really runs
 
     pri = make_prior(prior or DEFAULT_PRIOR)
     agents = [f"bidder_{i}" for i in range(n_agents)]
@@ -180,7 +176,7 @@ def _train_ppo(n_agents: int, mechanism: str, seed: int, frames: int, cfg: PPOCo
 
         collector = Collector(env, policy, frames_per_batch=cfg.frames_per_batch,
                               total_frames=total_frames, auto_register_policy_transforms=False)
-        mids = value_quantiles(pri, cfg.eval_bins)
+        mids = value_midpoints(pri, cfg.eval_bins)
         eval_gen = torch.Generator().manual_seed(seed)
 
         def mean_bids() -> torch.Tensor:  # [agents, V]
@@ -224,23 +220,12 @@ def _train_ppo(n_agents: int, mechanism: str, seed: int, frames: int, cfg: PPOCo
     mids64 = mids.to(torch.float64)
     slopes = fit_slope(mids64, bid_hist)  # [K, 1, agents]
     extras = {"bid_function": bid_hist, "value_midpoints": mids64}
-    try:
-        target = bne_bid(mechanism, n_agents, pri, mids64)
-        extras["l2_bid_function"] = l2_distance(bid_hist, target)
-    except ValueError:
-        target = None
     steps = torch.tensor(record)
     per_iter = cfg.frames_per_batch * n_agents
     traj = Trajectory(learner="ppo", seeds=[seed], steps=steps, params=slopes,
                       samples=steps.to(torch.int64) * per_iter, samples_per_step=per_iter,
                       final=slopes[-1].clone(), extras=extras)
-    w_star = bne_linear_coefficient(mechanism, n_agents, pri)
-    final = slopes[-1, 0]
     return PPOResult(
-        trajectory=traj, value_midpoints=mids64, bid_function=bid_hist[-1, 0], slope=final,
-        l2_slope=(l2_linear(final, w_star, pri) if w_star is not None
-                  else torch.full_like(final, math.nan)),
-        l2_bid_function=(extras["l2_bid_function"][-1, 0] if target is not None
-                         else torch.full_like(final, math.nan)),
-        frames=total_frames, samples=total_frames * n_agents,
+        trajectory=traj, value_midpoints=mids64, bid_function=bid_hist[-1, 0],
+        slope=slopes[-1, 0], frames=total_frames, samples=total_frames * n_agents,
     )

@@ -157,7 +157,7 @@ class Mechanism:
         ``values`` and ``bids`` broadcast against each other (pairs v, b(v), or a value column
         against a bid row for a best-response grid). ``competing`` describes the highest competing
         bid m by ``cdf(b) = P(m < b)`` and ``partial_mean(b) = E[m·1{m < b}]``
-        (:mod:`diffauction.metrics`); m is continuous, so ties have probability zero.
+        (:mod:`diffauction.analysis.metrics`); m is continuous, so ties have probability zero.
         """
         raise NotImplementedError
 
@@ -483,7 +483,7 @@ class LLG(Mechanism):
 
     def interim_utility(self, values, bids, competing):
         raise NotImplementedError(
-            "the LLG auction has no single competing bid; use diffauction.llg.expected_outcome")
+            "the LLG auction has no single competing bid; use diffauction.learning.llg.expected_outcome")
 
 
 class LLGVCG(LLG):

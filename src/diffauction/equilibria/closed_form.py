@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .priors import UniformPrior
+from diffauction.game.priors import UniformPrior
 
 
 def _check(n_agents: int) -> None:
@@ -198,7 +198,7 @@ def _uniform_from_zero(prior) -> bool:
 def known_bne(mechanism: str, priors, risk_aversion: float = 1.0) -> KnownBNE | None:
     """The BNE of (mechanism, per-agent priors, CRRA ρ) when the code knows it, else None.
 
-    ``priors`` is a sequence with one prior per agent (e.g. :class:`~diffauction.priors.
+    ``priors`` is a sequence with one prior per agent (e.g. :class:`~diffauction.game.priors.
     AgentPriors`). Known: second price (truthful, any priors and ρ); first price with identical
     U[0, h] priors and ρ ∈ (0, 1] (closed form); first price or all-pay with identical priors of
     any kind and ρ = 1 (integral formulas, tabulated); first price with two uniform priors U[0, a],

@@ -3,8 +3,8 @@
 Two local bidders want item A (agent 0) and item B (agent 1), values U[0, 1]; one global bidder
 (agent 2) wants the bundle AB, value U[0, 2], and bids truthfully (it is the single-minded
 bidder for whom truth is dominant under both rules). All values independent (γ = 0). The hard and
-smoothed rules are :class:`~diffauction.mechanisms.LLGVCG` and
-:class:`~diffauction.mechanisms.LLGNearestVCG`.
+smoothed rules are :class:`~diffauction.game.mechanisms.LLGVCG` and
+:class:`~diffauction.game.mechanisms.LLGNearestVCG`.
 
 Locals' BNE (ANCHORS.md §1, independent case):
 
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .mechanisms import LLG_MECHANISMS, Mechanism, make_mechanism
-from .schedules import Schedule
+from diffauction.game.mechanisms import LLG_MECHANISMS, Mechanism, make_mechanism
+from diffauction.learning.schedules import Schedule
 
 NEAREST_VCG_SHIFT = 3.0 - math.sqrt(8.0)  # 0.1716: nearest-VCG locals shade by this much
 GLOBAL_HIGH = 2.0  # the global bidder's value is U[0, 2]
@@ -120,7 +120,7 @@ def train_llg(mechanism: str, seeds: list[int], beta: list[float], w0: list[floa
     Per step: every run draws ``batch_size`` fresh values from its own generator; the locals bid
     max(0, a + w·v), the global its value; each local's gradient is
     E[∂ũ_i/∂b_i · (1, v_i) · 1{a + w·v_i > 0}] from the mechanism's closed-form bid derivative
-    (:meth:`~diffauction.mechanisms.LLG.local_bid_gradients`, opponents fixed); Adam (the
+    (:meth:`~diffauction.game.mechanisms.LLG.local_bid_gradients`, opponents fixed); Adam (the
     trainer's update, written out here) ascends (a, w) of each run and local.
     """
     mech = make_mechanism(mechanism)

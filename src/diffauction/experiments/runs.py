@@ -9,15 +9,25 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from . import nonlinear
-from .config import config_hash, expand_experiment, select_runs, uses_bid_functions
-from .equilibria import bne_linear_coefficient
-from .io import atomic_path, provenance, write_csv
-from .learners import TrainResult, device_label, resolve_device, train
-from .mechanisms import make_mechanism
-from .metrics import best_response_gap, l2_linear, relative_utility_loss, stabilisation_step
-from .priors import make_prior
-from .smoothed import smoothed_symmetric_equilibrium
+from diffauction.analysis.metrics import (
+    best_response_gap,
+    l2_linear,
+    relative_utility_loss,
+    stabilisation_step,
+)
+from diffauction.equilibria.closed_form import bne_linear_coefficient
+from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
+from diffauction.experiments import nonlinear
+from diffauction.experiments.config import (
+    config_hash,
+    expand_experiment,
+    select_runs,
+    uses_bid_functions,
+)
+from diffauction.game.mechanisms import make_mechanism
+from diffauction.game.priors import make_prior
+from diffauction.io import atomic_path, provenance, write_csv
+from diffauction.learning.trainer import TrainResult, device_label, resolve_device, train
 
 RUN_KEYS = ["experiment", "config_hash", "run", "seed", "n_agents", "sampler", "beta_start",
             "beta_end"]

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import plotstyle
+from diffauction.figures import style as plotstyle
 
 
 def week4_convergence(trajectory: pd.DataFrame, summary: pd.DataFrame, w_smoothed: float,

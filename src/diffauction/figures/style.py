@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .io import atomic_path  # noqa: E402
+from diffauction.io import atomic_path  # noqa: E402
 
 WIDTH_IN = 6.8  # one LaTeX text width
 HEIGHT_IN = 2.7

@@ -1,0 +1,184 @@
+"""LaTeX of the section "Learners compared": macros (prefix ``LC``) and the two tables."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from diffauction.experiments.learners import (
+    KEYS,
+    MECHANISM_LABELS,
+    MECHANISM_SHORT,
+    learner_labels,
+    seed_values,
+)
+from diffauction.report.latex import latex_table, macro
+
+_DIGITS = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"]
+
+
+def camel(name: str) -> str:
+    """A macro-name part from an identifier or integer: smoothed_fixed → SmoothedFixed,
+    5 → Five, 12 → OneTwo."""
+    if isinstance(name, int | np.integer):
+        return "".join(_DIGITS[int(d)] for d in str(int(name)))
+    parts = "".join(ch if ch.isalpha() else " " for ch in str(name)).split()
+    return "".join(part[:1].upper() + part[1:] for part in parts)
+
+
+def sci_tex(x: float) -> str:
+    """2.1e+05 → $2.1\\times10^{5}$ (text mode)."""
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"${mantissa}\\times10^{{{int(exponent)}}}$"
+
+
+def ratio_tex(ratio: float, bound: str) -> str:
+    """``--`` where there is no ratio, or only a lower bound below one (which says nothing)."""
+    if bound == "none" or math.isnan(ratio) or (bound == ">" and ratio < 1):
+        return "--"
+    text = f"{ratio:.1f}" if ratio < 10 else f"{ratio:.0f}"
+    return f"$>${text}" if bound == ">" else text
+
+
+def samples_tex(x: float) -> str:
+    return "not reached" if math.isnan(x) else sci_tex(x)
+
+
+def _setting_name(n: int, mechanism: str) -> str:
+    return camel(n) + camel(mechanism)
+
+
+def learners_macros(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) -> str:
+    """Macros of the section "Learners compared" (prefix ``LC``)."""
+
+    reference = section["reference"]
+    labels = learner_labels(section)
+    lines = [
+        macro("LCTolerance", f"{section['tolerance']:g}"),
+        macro("LCSeeds", len(seed_values(section["seeds"]))),
+        macro("LCWzero", f"{section['w0']:g}"),
+        macro("LCRecords", section["records"]),
+        macro("LCReference", labels[reference]),
+        macro("LCSettings", len(summary.groupby(["n_agents", "mechanism"]))),
+    ]
+    for variant, group in summary.groupby("variant", sort=False):
+        name = camel(variant)
+        lines.append(macro(f"LCLabel{name}", labels[variant]))
+        lines.append(macro(f"LCBudget{name}", sci_tex(float(group["budget"].max()))))
+        lines.append(macro(f"LCReached{name}", int(group["reached"].sum())))
+        lines.append(macro(f"LCRuns{name}", int(group["seeds"].sum())))
+        for _, row in group.iterrows():
+            setting = _setting_name(row["n_agents"], row["mechanism"])
+            lines.append(macro(f"LCMedian{name}{setting}", samples_tex(row["median"])))
+            lines.append(macro(f"LCWorst{name}{setting}", samples_tex(row["worst"])))
+    for variant in labels:  # every learner, the reference too ("--"), so any can be cited
+        name = camel(variant)
+        group = ratios[ratios["variant"] == variant]
+        for _, row in group.iterrows():
+            setting = _setting_name(row["n_agents"], row["mechanism"])
+            lines.append(macro(f"LCRatio{name}{setting}",
+                               ratio_tex(row["ratio_median"], row["bound_median"])))
+        for column, prefix in (("median", "LCRatio"), ("evaluations", "LCEvalRatio")):
+            exact = (group[group[f"bound_{column}"] != "none"]
+                     if f"ratio_{column}" in group else group.iloc[:0])
+            for label, pick in (("Min", "idxmin"), ("Max", "idxmax")):
+                text = "--"
+                if not exact.empty:
+                    at = getattr(exact[f"ratio_{column}"], pick)()
+                    text = ratio_tex(exact.loc[at, f"ratio_{column}"],
+                                     exact.loc[at, f"bound_{column}"])
+                lines.append(macro(f"{prefix}{label}{name}", text))
+        # settings where the reference needs fewer samples than this learner (ratio > 1)
+        compared = group[group["bound_median"] != "none"]
+        lines.append(macro(f"LCFaster{name}", int((compared["ratio_median"] > 1).sum())))
+        lines.append(macro(f"LCCompared{name}", len(compared)))
+    return "".join(lines)
+
+
+def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) -> str:
+    """The section's two tables: accounting per learner, and samples to reach τ per setting."""
+
+    labels = learner_labels(section)
+    reference = section["reference"]
+    tol = f"{section['tolerance']:g}"
+    per_learner = (summary.groupby("variant", sort=False)
+                   .agg(budget=("budget", "max"), evaluations=("evaluations_per_sample", "max"),
+                        reached=("reached", "sum"), seeds=("seeds", "sum")).reset_index())
+    order = {variant: i for i, variant in enumerate(labels)}  # the configuration's order
+    per_learner = per_learner.sort_values("variant", key=lambda v: v.map(order), kind="stable")
+    per_learner["label"] = per_learner["variant"].map(labels)
+    per_learner["reached_text"] = [f"{r}/{s}" for r, s in
+                                   zip(per_learner["reached"], per_learner["seeds"], strict=True)]
+    accounting = latex_table(
+        per_learner,
+        [("label", "learner", str),
+         ("budget", "valuations per run", lambda x: sci_tex(float(x))),
+         ("evaluations", "utility evaluations per valuation", lambda x: f"{int(x)}"),
+         ("reached_text", f"runs holding L2 $\\le {tol}$", str)],
+        caption=("Compute accounting. Every learner is charged the valuations it draws (batch "
+                 "$\\times$ bidders per step); the second column says how often it evaluates "
+                 "the utility on each of them. Runs are counted over all settings and seeds."),
+        label="tab:learners-accounting")
+    table = summary.merge(ratios, on=KEYS, how="left")
+    table["order"] = table["variant"].map(order)
+    table = table.sort_values(["n_agents", "mechanism", "order"], kind="stable")
+    table["setting"] = [f"$N{{=}}{n}$, {MECHANISM_SHORT[m]}"
+                        for n, m in zip(table["n_agents"], table["mechanism"], strict=True)]
+    table["label"] = table["variant"].map(labels)
+    table["reached_text"] = [f"{r}/{s}" for r, s in
+                             zip(table["reached"], table["seeds"], strict=True)]
+    table["ratio_text"] = [
+        "ref." if v == reference else ratio_tex(r, b)
+        for v, r, b in zip(table["variant"], table["ratio_median"], table["bound_median"],
+                           strict=True)]
+    table["ratio_evaluations_text"] = [
+        "ref." if v == reference else ratio_tex(r, b)
+        for v, r, b in zip(table["variant"], table["ratio_evaluations"],
+                           table["bound_evaluations"], strict=True)]
+    reach = latex_table(
+        table,
+        [("setting", "setting", str), ("label", "learner", str),
+         ("reached_text", "runs", str),
+         ("median", "median", samples_tex), ("worst", "worst", samples_tex),
+         ("ratio_text", "ratio", str), ("ratio_evaluations_text", "eval.\\ ratio", str),
+         ("final_l2_worst", "final L2", lambda x: f"{x:.4f}"),
+         ("loss_ex_ante", "$\\hat\\ell$", lambda x: "--" if math.isnan(x) else sci_tex(x))],
+        caption=(f"Sampled valuations per run until the worst bidder's L2 distance to the BNE "
+                 f"(FP/SP: first/second price; runs: runs that reach it, of all) "
+                 f"reaches ${tol}$ and stays there to the end of the budget (median and worst "
+                 f"over seeds; ``not reached'': not within the learner's budget). Ratio: "
+                 f"median samples of the learner over those of the reference "
+                 f"({labels[reference]}), ``$>$'' a lower bound (the learner did not reach "
+                 f"it within its budget), ``--'' none; eval.\\ ratio: the same in "
+                 f"utility evaluations (Table~\\ref{{tab:learners-accounting}}). Final L2: "
+                 f"worst run at the "
+                 f"end of the budget; $\\hat\\ell$: median ex-ante utility loss of the final "
+                 f"linear profile against a grid best response (ANCHORS \\S2)."),
+        label="tab:learners-reach")
+    return accounting + "\n" + reach
+
+
+
+
+def ppo_macros(summary: pd.DataFrame, tolerance: float) -> str:
+    """Macros for the PPO sentence: ``\\LCPPOAvailable`` and the numbers of the first setting
+    (the configuration's first N and mechanism)."""
+
+    row = summary.iloc[0]
+    lines = [
+        macro("LCPPOAvailable", 1),
+        macro("LCPPOSetting", f"$N={row['n_agents']}$, {MECHANISM_LABELS[row['mechanism']]}"),
+        macro("LCPPOSeeds", int(row["seeds"])),
+        macro("LCPPOFrames", sci_tex(row["budget"] / row["n_agents"])),
+        macro("LCPPOSamples", sci_tex(float(row["budget"]))),
+        macro("LCPPOFinalMedian", f"{row['final_l2_median']:.3f}"),
+        macro("LCPPOFinalWorst", f"{row['final_l2_worst']:.3f}"),
+        macro("LCPPOReached", int(row["reached"])),
+        macro("LCPPOMedian", samples_tex(row["median"])),
+        macro("LCPPORatio", ratio_tex(row["ratio_median"], row["bound_median"])),
+        macro("LCPPOReferenceMedian", samples_tex(row["reference_median"])),
+        macro("LCPPOTolerance", f"{tolerance:g}"),
+    ]
+    return "".join(lines)
