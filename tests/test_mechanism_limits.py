@@ -46,8 +46,8 @@ def brute_kth_competing(bids: torch.Tensor, k: int) -> torch.Tensor:
 
 def test_single_item_registry_is_unchanged_and_all_mechanisms_extend_it():
     assert sorted(MECHANISMS) == ["all_pay", "first_price", "second_price"]
-    assert set(ALL_MECHANISMS) == set(MECHANISMS) | {"pay_as_bid", "uniform_price", "llg_vcg",
-                                                     "llg_nearest_vcg"}
+    assert set(ALL_MECHANISMS) == set(MECHANISMS) | {
+        "third_price", "pay_as_bid", "uniform_price", "llg_vcg", "llg_nearest_vcg"}
 
 
 def test_make_mechanism_params_and_instances():

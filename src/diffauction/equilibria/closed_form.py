@@ -12,6 +12,7 @@ mechanism                 BNE bid b*(v)                 bidder utility u*
 first price, U[0, h]      (n−1)/n · v                   h / (n(n+1))
 second price (= VCG)      v (truthful, dominant)        h / (n(n+1))
 all-pay, U[0, 1]          (n−1)/n · vⁿ                  1 / (n(n+1))
+third price, U[0, h]      (n−1)/(n−2) · v, n ≥ 3        h / (n(n+1))
 ========================  ============================  ==========================
 
 Revenue equivalence: every row has expected revenue h·(n−1)/(n+1).
@@ -40,7 +41,18 @@ def bne_linear_coefficient(mechanism: str, n_agents: int, prior: UniformPrior) -
         return (n_agents - 1) / n_agents
     if mechanism == "second_price":
         return 1.0
+    if mechanism == "third_price":
+        return third_price_coefficient(n_agents)
     return None
+
+
+def third_price_coefficient(n_agents: int) -> float:
+    """Slope (n−1)/(n−2) of the third-price BNE on U[0, h], n ≥ 3: b*(v) = v + F(v)/((n−2)f(v))
+    (Kagel & Levin 1993), which over-bids the value."""
+    if n_agents < 3:
+        raise ValueError(f"n_agents: third_price needs at least 3 bidders, got {n_agents}; "
+                         "allowed: n_agents >= 3")
+    return (n_agents - 1) / (n_agents - 2)
 
 
 def bne_bid(mechanism: str, n_agents: int, prior: UniformPrior, values: torch.Tensor
@@ -56,6 +68,9 @@ def bne_bid(mechanism: str, n_agents: int, prior: UniformPrior, values: torch.Te
     if mechanism == "all_pay" and prior.low == 0.0:
         scale = prior.high
         return scale * (n - 1) / n * (values / scale) ** n
+    if mechanism == "third_price":
+        # b(v) = v + F(v)/((n−2)f(v)) = v + (v − low)/(n − 2) for a uniform prior
+        return values + (values - prior.low) * (third_price_coefficient(n) - 1.0)
     raise ValueError(
         f"no closed-form BNE known for mechanism={mechanism!r} with prior {prior}"
     )
@@ -64,7 +79,10 @@ def bne_bid(mechanism: str, n_agents: int, prior: UniformPrior, values: torch.Te
 def bne_utility(mechanism: str, n_agents: int, prior: UniformPrior) -> float:
     """Ex-ante expected utility of one bidder when everybody plays the BNE."""
     _check(n_agents)
-    if prior.low != 0.0 or mechanism not in ("first_price", "second_price", "all_pay"):
+    if mechanism == "third_price":
+        third_price_coefficient(n_agents)  # n ≥ 3
+    if prior.low != 0.0 or mechanism not in ("first_price", "second_price", "all_pay",
+                                             "third_price"):
         raise ValueError(f"no closed-form BNE utility for {mechanism!r} with prior {prior}")
     return prior.high / (n_agents * (n_agents + 1))
 
@@ -217,6 +235,11 @@ def known_bne(mechanism: str, priors, risk_aversion: float = 1.0) -> KnownBNE | 
         kind = "uniform" if rho == 1.0 else "crra"
         formula = r"$\tfrac{N-1}{N}\,v$" if rho == 1.0 else r"$\tfrac{N-1}{N-1+\rho}\,v$"
         return KnownBNE(kind, formula, tuple(lambda x: k * x for _ in priors))
+    if mechanism == "third_price" and rho == 1.0 and symmetric and _uniform_from_zero(first) \
+            and n >= 3:
+        k = third_price_coefficient(n)
+        return KnownBNE("third_price", r"$\tfrac{N-1}{N-2}\,v$",
+                        tuple(lambda x: k * x for _ in priors))
     if rho != 1.0:
         return None
     if mechanism == "first_price" and symmetric:
