@@ -103,7 +103,7 @@ BAD = [
     ("optimizer", lambda c: week4(c)["optimizer"].update(name="rmsprop"),
      f"{EXP}.optimizer.name", "adam, sgd"),
     ("mechanism", lambda c: week4(c).update(mechanism="dutch"), f"{EXP}.mechanism",
-     "first_price, second_price, all_pay"),
+     "first_price, second_price, third_price (N >= 3), all_pay"),
     ("prior", lambda c: week4(c)["prior"].update(name="beta"), f"{EXP}.prior.name", "uniform"),
     ("device", lambda c: c.update(device="tpu"), "device", "cpu, cuda, auto"),
     ("exp_device", lambda c: week4(c).update(device="gpu"), f"{EXP}.device", "cpu, cuda, auto"),

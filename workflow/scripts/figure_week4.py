@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 
 from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
-from diffauction.figures.overshading import week4_convergence
+from diffauction.figures.week4 import week4_convergence
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 summary = pd.read_csv(snakemake.input.summary)

@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 
 from diffauction.io import write_text
-from diffauction.report.latex import overshading_macros, overshading_tables
+from diffauction.report.overshading import overshading_macros, overshading_tables
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 tables = {name: pd.read_csv(path) for name, path in snakemake.input.items() if name != "code"}

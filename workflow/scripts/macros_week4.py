@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 
 from diffauction.io import write_text
-from diffauction.report.latex import week4_macros
+from diffauction.report.week4 import week4_macros
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 text = week4_macros(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from diffauction.experiments.learners import (
@@ -14,24 +13,7 @@ from diffauction.experiments.learners import (
     learner_labels,
     seed_values,
 )
-from diffauction.report.latex import latex_table, macro
-
-_DIGITS = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"]
-
-
-def camel(name: str) -> str:
-    """A macro-name part from an identifier or integer: smoothed_fixed → SmoothedFixed,
-    5 → Five, 12 → OneTwo."""
-    if isinstance(name, int | np.integer):
-        return "".join(_DIGITS[int(d)] for d in str(int(name)))
-    parts = "".join(ch if ch.isalpha() else " " for ch in str(name)).split()
-    return "".join(part[:1].upper() + part[1:] for part in parts)
-
-
-def sci_tex(x: float) -> str:
-    """2.1e+05 → $2.1\\times10^{5}$ (text mode)."""
-    mantissa, exponent = f"{x:.1e}".split("e")
-    return f"${mantissa}\\times10^{{{int(exponent)}}}$"
+from diffauction.report.latex import camel, latex_table, macro, sci
 
 
 def ratio_tex(ratio: float, bound: str) -> str:
@@ -43,7 +25,7 @@ def ratio_tex(ratio: float, bound: str) -> str:
 
 
 def samples_tex(x: float) -> str:
-    return "not reached" if math.isnan(x) else sci_tex(x)
+    return "not reached" if math.isnan(x) else sci(x)
 
 
 def _setting_name(n: int, mechanism: str) -> str:
@@ -66,7 +48,7 @@ def learners_macros(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
     for variant, group in summary.groupby("variant", sort=False):
         name = camel(variant)
         lines.append(macro(f"LCLabel{name}", labels[variant]))
-        lines.append(macro(f"LCBudget{name}", sci_tex(float(group["budget"].max()))))
+        lines.append(macro(f"LCBudget{name}", sci(float(group["budget"].max()))))
         lines.append(macro(f"LCReached{name}", int(group["reached"].sum())))
         lines.append(macro(f"LCRuns{name}", int(group["seeds"].sum())))
         for _, row in group.iterrows():
@@ -114,7 +96,7 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
     accounting = latex_table(
         per_learner,
         [("label", "learner", str),
-         ("budget", "valuations per run", lambda x: sci_tex(float(x))),
+         ("budget", "valuations per run", lambda x: sci(float(x))),
          ("evaluations", "utility evaluations per valuation", lambda x: f"{int(x)}"),
          ("reached_text", f"runs holding L2 $\\le {tol}$", str)],
         caption=("Compute accounting. Every learner is charged the valuations it draws (batch "
@@ -144,7 +126,7 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
          ("median", "median", samples_tex), ("worst", "worst", samples_tex),
          ("ratio_text", "ratio", str), ("ratio_evaluations_text", "eval.\\ ratio", str),
          ("final_l2_worst", "final L2", lambda x: f"{x:.4f}"),
-         ("loss_ex_ante", "$\\hat\\ell$", lambda x: "--" if math.isnan(x) else sci_tex(x))],
+         ("loss_ex_ante", "$\\hat\\ell$", lambda x: "--" if math.isnan(x) else sci(x))],
         caption=(f"Sampled valuations per run until the worst bidder's L2 distance to the BNE "
                  f"(FP/SP: first/second price; runs: runs that reach it, of all) "
                  f"reaches ${tol}$ and stays there to the end of the budget (median and worst "
@@ -171,8 +153,8 @@ def ppo_macros(summary: pd.DataFrame, tolerance: float) -> str:
         macro("LCPPOAvailable", 1),
         macro("LCPPOSetting", f"$N={row['n_agents']}$, {MECHANISM_LABELS[row['mechanism']]}"),
         macro("LCPPOSeeds", int(row["seeds"])),
-        macro("LCPPOFrames", sci_tex(row["budget"] / row["n_agents"])),
-        macro("LCPPOSamples", sci_tex(float(row["budget"]))),
+        macro("LCPPOFrames", sci(row["budget"] / row["n_agents"])),
+        macro("LCPPOSamples", sci(float(row["budget"]))),
         macro("LCPPOFinalMedian", f"{row['final_l2_median']:.3f}"),
         macro("LCPPOFinalWorst", f"{row['final_l2_worst']:.3f}"),
         macro("LCPPOReached", int(row["reached"])),

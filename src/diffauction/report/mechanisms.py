@@ -13,14 +13,13 @@ import pandas as pd
 
 from diffauction.experiments.mechanisms import LABELS, TRUTHFUL, linear_reference_facts, seed_values
 from diffauction.learning.llg import ANCHOR_UTILITIES, NEAREST_VCG_SHIFT
-from diffauction.report.latex import fmt, fmt_sci, latex_table, macro
+from diffauction.report.latex import MISSING, fmt, fmt_sci, latex_table, macro
 
 MACRO_NAMES = {
     "first_price": "FirstPrice", "second_price": "SecondPrice", "all_pay": "AllPay",
     "pay_as_bid": "PayAsBid", "uniform_price": "UniformPrice", "llg_vcg": "LlgVcg",
     "llg_nearest_vcg": "LlgNearestVcg",
 }
-MISSING = "--"
 
 
 def _steps(x: float) -> str:
