@@ -1,4 +1,4 @@
-"""Tests for diffauction.analysis.metrics against closed forms (ANCHORS.md §2)."""
+"""Tests for diffauction.analysis.metrics against closed forms (Bichler et al. 2021)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def test_win_probability_is_the_binomial_tail(n, k):
 
 def test_pay_as_bid_closed_forms():
     v = torch.linspace(0.0, 1.0, 101, dtype=F64)
-    expected = (v - 2 * v**2 / 3) / (2 - v)  # ANCHORS.md §1, n = 3, k = 2
+    expected = (v - 2 * v**2 / 3) / (2 - v)  # Krishna (2009), ch. 12; n = 3, k = 2
     assert torch.allclose(multiunit.pay_as_bid_bne(v, 3, 2), expected, atol=1e-12)
     for n in (2, 3, 5):  # k = 1 is first price
         assert torch.allclose(multiunit.pay_as_bid_bne(v, n, 1), (n - 1) / n * v, atol=1e-12)

@@ -1,4 +1,4 @@
-"""Equilibrium-quality metrics (ANCHORS.md §2), evaluated in the *hard* auction, float64.
+"""Equilibrium-quality metrics (Bichler et al. 2021), evaluated in the *hard* auction, float64.
 
 Expectations over an agent's own value use the quantile midpoint rule: v_k = F⁻¹((k + ½)/K), so
 E[g(v)] ≈ mean_k g(v_k) for any prior (for U[0,1] it is the midpoint rule, error O(K⁻²)).

@@ -1,7 +1,7 @@
-"""Closed-form Bayes-Nash equilibria of the single-item auctions (ANCHORS.md §1).
+"""Closed-form Bayes-Nash equilibria of the single-item auctions (Krishna 2009, ch. 2–3).
 
 The table covers the symmetric uniform case; the second half of the module adds asymmetric
-uniform bidders (Plum), CRRA bidders, general iid priors (integral formulas) and
+uniform bidders (Plum 1992), CRRA bidders, general iid priors (integral formulas) and
 :func:`known_bne`, which returns every agent's BNE bid function for a setting, or None.
 
 Values are iid U[low, high] with low = 0 unless stated; n is the number of bidders.
@@ -15,7 +15,8 @@ all-pay, U[0, 1]          (n−1)/n · vⁿ                  1 / (n(n+1))
 third price, U[0, h]      (n−1)/(n−2) · v, n ≥ 3        h / (n(n+1))
 ========================  ============================  ==========================
 
-Revenue equivalence: every row has expected revenue h·(n−1)/(n+1).
+Second price: Vickrey (1961). Revenue equivalence (Myerson 1981; Riley & Samuelson 1981): every
+row has expected revenue h·(n−1)/(n+1).
 """
 
 from __future__ import annotations
@@ -93,16 +94,18 @@ def bne_revenue(mechanism: str, n_agents: int, prior: UniformPrior) -> float:
     return prior.high * (n_agents - 1) / (n_agents + 1)
 
 
-# --- settings beyond the symmetric uniform case (ANCHORS.md §1) ----------------------------------
+# --- settings beyond the symmetric uniform case ------------------------------------------------
 #
 # first price, CRRA u(x) = x^ρ, U[0, h]    b*(v) = (n−1)/(n−1+ρ) · v
+#     (Riley & Samuelson 1981; Maskin & Riley 1984; Krishna 2009, ch. 4)
 # first price, any iid prior F              b*(v) = v − ∫_low^v F^{n−1} / F(v)^{n−1}
 # all-pay, any iid prior F                  b*(v) = v·F(v)^{n−1} − ∫_low^v F^{n−1} = ∫ x dF^{n−1}(x)
+#     (both integral formulas: Krishna 2009, ch. 2–3)
 # first price, weak U[0, a] vs strong U[0, b], a < b (Plum 1992), c = 1/a² − 1/b²:
 #     weak  b₁(v) = v / (1 + √(1 − c v²)),  inverse φ₁(β) = 2β / (1 + c β²)
 #     strong b₂(v) = v / (1 + √(1 + c v²)), inverse φ₂(β) = 2β / (1 − c β²)
 #     both bid at most ab/(a + b)
-# second price (any independent priors, any ρ): truthful, a dominant strategy
+# second price (any independent priors, any ρ): truthful, a dominant strategy (Vickrey 1961)
 
 BNE_TABLE_NODES = 1 << 14
 

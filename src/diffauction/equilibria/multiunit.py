@@ -1,5 +1,5 @@
-"""Theory of the k-unit auction with unit demand (ANCHORS.md §1): n bidders with iid values on
-U[0, h], k < n identical units, each bidder wants one.
+"""Theory of the k-unit auction with unit demand (Krishna 2009, ch. 12–13; Vickrey 1961): n
+bidders with iid values on U[0, h], k < n identical units, each bidder wants one.
 
 A bidder with value y wins against n−1 opponents who bid a common increasing b(·) iff fewer than
 k of them have a higher value, with probability

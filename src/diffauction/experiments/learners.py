@@ -16,7 +16,7 @@ not reproducible.
 Reach and stay
 --------------
 A run's distance to the BNE at a recorded point is the L2 distance of the *worst* bidder's bid
-function (``l2_bid``: RMSE over the prior of b(v) − b*(v), ANCHORS.md §2). The run reaches
+function (``l2_bid``: RMSE over the prior of b(v) − b*(v), Bichler et al. 2021). The run reaches
 tolerance τ at the first recorded sample count from which every later recorded distance, up to
 the end of its budget, is ≤ τ; a run still (or again) above τ at its last record has not reached
 it (censored, NaN). "Stay" is checked at the recorded points only (about ``records`` per run,

@@ -1,4 +1,4 @@
-"""Convergence-rate comparison across mechanisms (issue 5; ANCHORS.md §1–2).
+"""Convergence-rate comparison across mechanisms (issue 5; metrics of Bichler et al. 2021).
 
 One learner, one initialisation family, one budget, one β grid and one set of seeds for every
 mechanism: Adam ascent on the smoothed utility, each agent's gradient taken with its opponents'
@@ -15,7 +15,7 @@ mechanisms and temperatures are paired.
 
 Target and convergence step
 ---------------------------
-The L2 distance (ANCHORS §2) of a learned bid function to a reference b_ref is
+The L2 distance (Bichler et al. 2021) of a learned bid function to a reference b_ref is
 sqrt(E_v[(b(v) − b_ref(v))²]), evaluated on ``grid_points`` midpoint quantiles of the prior. The
 *target* is the equilibrium the policy family can represent: the BNE where it is linear (first,
 second, uniform price) or affine (LLG); for pay-as-bid with k ≥ 2 the BNE is not linear and the

@@ -6,7 +6,7 @@ bid function on a grid of ``GRID_POINTS`` values of its support, v_{k,i} = low_i
 (high_i − low_i)·k/(G−1), in columns ``bid_000`` … of its tables. Everything here works from those
 grids (piecewise-linear bid functions), whatever the policy that produced them.
 
-Metrics per run and agent, in the *hard* auction, float64 (ANCHORS.md §2):
+Metrics per run and agent, in the *hard* auction, float64 (Bichler et al. 2021):
 
 ==================  ============================================================================
 l2_bne, linf_bne    sqrt(E_v[(b_i − b*_i)²]) and max_v |b_i − b*_i| over F_i's quantile midpoints

@@ -1,9 +1,9 @@
 """Risk-averse bidders: constant relative risk aversion (CRRA) in the first-price auction.
 
 A bidder with CRRA utility u(x) = x^ρ, 0 < ρ ≤ 1, values the winner's surplus x = v − b by u(x)
-and losing by u(0) = 0 (ANCHORS.md §1; ρ = 1 is risk neutral). For x < 0 (a bid above the value,
-never optimal) the odd extension u(x) = −|x|^ρ keeps the utility defined and decreasing in the
-bid. The mechanism (allocation, payments) is the plain first price; only the bidder's utility
+and losing by u(0) = 0 (Maskin & Riley 1984; ρ = 1 is risk neutral). For x < 0 (a bid above the
+value, never optimal) the odd extension u(x) = −|x|^ρ keeps the utility defined and decreasing
+in the bid. The mechanism (allocation, payments) is the plain first price; only the bidder's utility
 changes, so this class wraps :class:`~diffauction.game.mechanisms.FirstPrice`:
 
 * smoothed  ũ_i = u(v_i − b_i)·σ(β(b_i − m_i)), opponents detached as in the risk-neutral game;

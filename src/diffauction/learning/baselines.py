@@ -1,7 +1,9 @@
 """Baseline learners on the *hard* auction (no smoothing), batched over ``[runs, batch, agents]``.
 
-ANCHORS.md §3 lists the learners the field compares the smoothed gradient against. This module
-implements three of them with the smoothed trainer's conventions (:mod:`diffauction.learning.trainer`):
+The learners the field compares the smoothed gradient against are NPGA (Bichler et al. 2021),
+REINFORCE (Williams 1992), Hedge (Freund & Schapire 1997) and PPO (Schulman et al. 2017). This
+module implements the first three with the smoothed trainer's conventions
+(:mod:`diffauction.learning.trainer`):
 
 * every run has its own ``torch.Generator`` seeded by the run's seed and draws everything it
   uses (values, perturbations, bid noise) from it, so a run's trajectory does not depend on

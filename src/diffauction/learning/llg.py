@@ -6,7 +6,7 @@ bidder for whom truth is dominant under both rules). All values independent (γ 
 smoothed rules are :class:`~diffauction.game.mechanisms.LLGVCG` and
 :class:`~diffauction.game.mechanisms.LLGNearestVCG`.
 
-Locals' BNE (ANCHORS.md §1, independent case):
+Locals' BNE (Ausubel & Baranov 2020; Goeree & Lien 2016; independent case):
 
 =============  ====================================  =========================================
 rule           local BNE bid                         locals' / global's BNE utility
@@ -33,7 +33,7 @@ from diffauction.learning.schedules import Schedule
 
 NEAREST_VCG_SHIFT = 3.0 - math.sqrt(8.0)  # 0.1716: nearest-VCG locals shade by this much
 GLOBAL_HIGH = 2.0  # the global bidder's value is U[0, 2]
-#: locals' and global's BNE utilities, independent case (Ausubel & Baranov; ANCHORS.md §1)
+#: locals' and global's BNE utilities, independent case (Ausubel & Baranov 2020)
 ANCHOR_UTILITIES = {"llg_nearest_vcg": (0.1332, 0.4673)}
 
 

@@ -1,10 +1,10 @@
 """Independent PPO from TorchRL on the PettingZoo auction env (optional extra ``[marl]``).
 
-This is the "maintained MARL library" baseline of ANCHORS.md §3 (REINFORCE / PPO with a
-stochastic bid policy on the hard utility): TorchRL's ``PettingZooWrapper`` runs
-:func:`diffauction.env.parallel_env` itself, one group per bidder, and every bidder learns its
-own policy and critic with its own ``ClipPPOLoss`` (independent PPO, no parameter sharing, no
-centralised critic). Install with::
+This is the "maintained MARL library" baseline (REINFORCE, Williams 1992; PPO, Schulman et al.
+2017; a stochastic bid policy on the hard utility) on the PettingZoo API (Terry et al. 2021):
+TorchRL's ``PettingZooWrapper`` runs :func:`diffauction.env.parallel_env` itself, one group per
+bidder, and every bidder learns its own policy and critic with its own ``ClipPPOLoss``
+(independent PPO, no parameter sharing, no centralised critic). Install with::
 
     pip install -c <(echo "torch==$(python -c 'import torch; print(torch.__version__)')") \
         "torchrl==0.14.1" "tensordict==0.14.3"

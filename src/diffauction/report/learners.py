@@ -137,7 +137,7 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
                  f"utility evaluations (Table~\\ref{{tab:learners-accounting}}). Final L2: "
                  f"worst run at the "
                  f"end of the budget; $\\hat\\ell$: median ex-ante utility loss of the final "
-                 f"linear profile against a grid best response (ANCHORS \\S2)."),
+                 f"linear profile against a grid best response (Bichler et al.\\ 2021)."),
         label="tab:learners-reach")
     return accounting + "\n" + reach
 
