@@ -28,22 +28,9 @@ from dataclasses import dataclass
 
 import torch
 
+from diffauction.equilibria.llg import GLOBAL_HIGH, bne_params
 from diffauction.game.mechanisms import LLG_MECHANISMS, Mechanism, make_mechanism
 from diffauction.learning.schedules import Schedule
-
-NEAREST_VCG_SHIFT = 3.0 - math.sqrt(8.0)  # 0.1716: nearest-VCG locals shade by this much
-GLOBAL_HIGH = 2.0  # the global bidder's value is U[0, 2]
-#: locals' and global's BNE utilities, independent case (Ausubel & Baranov; ANCHORS.md §1)
-ANCHOR_UTILITIES = {"llg_nearest_vcg": (0.1332, 0.4673)}
-
-
-def bne_params(mechanism: str) -> tuple[float, float]:
-    """(a*, w*) of the locals' affine BNE b(v) = max(0, a* + w*·v)."""
-    if mechanism == "llg_vcg":
-        return 0.0, 1.0
-    if mechanism == "llg_nearest_vcg":
-        return -NEAREST_VCG_SHIFT, 1.0
-    raise ValueError(f"mechanism: not an LLG rule: {mechanism!r}; allowed: {list(LLG_MECHANISMS)}")
 
 
 def affine_bids(params: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -51,11 +38,6 @@ def affine_bids(params: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     [..., batch, 2] with the leading axes of ``params``."""
     a, w = params[..., 0], params[..., 1]
     return (a[..., None, :] + w[..., None, :] * values).clamp_min(0.0)
-
-
-def bne_bid(mechanism: str, values: torch.Tensor) -> torch.Tensor:
-    a, w = bne_params(mechanism)
-    return (a + w * values).clamp_min(0.0)
 
 
 def sobol_values(points: int, seed: int = 0) -> torch.Tensor:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from diffauction.experiments.learners import (
+from diffauction.experiments.learners_settings import (
     KEYS,
     MECHANISM_LABELS,
     MECHANISM_SHORT,
