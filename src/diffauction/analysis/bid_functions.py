@@ -54,6 +54,22 @@ def bid_quantiles(bid_function, prior, count: int) -> torch.Tensor:
     return torch.sort(bid_function(values), dim=-1).values
 
 
+def partial_mean_from_cdf(cdf, b: torch.Tensor, top: float, nodes: int, profiles: int
+                          ) -> torch.Tensor:
+    """E[m·1{m < b}] = b·G(b) − ∫₀^b G(x) dx for a highest competing bid m ≥ 0 with CDF G =
+    ``cdf`` (per profile), the integral by the trapezoid rule on ``nodes`` points of [0, top]."""
+    x = torch.linspace(0.0, top, nodes, dtype=DTYPE)
+    g = cdf(x.expand(profiles, -1))
+    area = torch.cat([g.new_zeros(g.shape[0], 1),
+                      torch.cumulative_trapezoid(g, x, dim=-1)], dim=-1)
+    flat = b.to(DTYPE).reshape(b.shape[0], -1).contiguous()
+    idx = torch.searchsorted(x, flat).clamp(1, nodes - 1)
+    x0, x1 = x[idx - 1], x[idx]
+    a0, a1 = area.gather(1, idx - 1), area.gather(1, idx)
+    integral = a0 + (a1 - a0) * ((flat - x0) / (x1 - x0)).clamp(0, 1)
+    return (flat * cdf(flat) - integral).reshape(b.shape)
+
+
 class CompetingBids:
     """The highest competing bid m = max_j b_j(v_j) over independent opponents, per profile.
 
@@ -86,18 +102,8 @@ class CompetingBids:
         return out.reshape(b.shape)
 
     def partial_mean(self, b: torch.Tensor) -> torch.Tensor:
-        """b·G(b) − ∫_0^b G (m ≥ 0), the integral by the trapezoid rule on a fine grid."""
         top = max(float(b.amax()), max(float(q[:, -1].amax()) for q in self.quantiles), 1e-12)
-        x = torch.linspace(0.0, top, self.nodes, dtype=DTYPE)
-        g = self.cdf(x.expand(b.shape[0], -1))
-        area = torch.cat([g.new_zeros(g.shape[0], 1),
-                          torch.cumulative_trapezoid(g, x, dim=-1)], dim=-1)
-        flat = b.to(DTYPE).reshape(b.shape[0], -1).contiguous()
-        idx = torch.searchsorted(x, flat).clamp(1, self.nodes - 1)
-        x0, x1 = x[idx - 1], x[idx]
-        a0, a1 = area.gather(1, idx - 1), area.gather(1, idx)
-        integral = a0 + (a1 - a0) * ((flat - x0) / (x1 - x0)).clamp(0, 1)
-        return (flat * self.cdf(flat) - integral).reshape(b.shape)
+        return partial_mean_from_cdf(self.cdf, b, top, self.nodes, b.shape[0])
 
 
 def expected_utility(mechanism, prior, own, competing, nodes: int) -> torch.Tensor:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from diffauction.analysis.bid_functions import grid_best_response
+from diffauction.analysis.bid_functions import grid_best_response, partial_mean_from_cdf
 from diffauction.equilibria.closed_form import bne_utility
 from diffauction.equilibria.registry import bne_bid
 from diffauction.game.mechanisms import Mechanism
@@ -60,16 +60,7 @@ class LinearOpponents:
     def partial_mean(self, b: torch.Tensor) -> torch.Tensor:
         """E[m·1{m < b}] = b·G(b) − ∫₀^b G(x) dx, the integral by the trapezoid rule."""
         top = float(b.amax()) if b.numel() else 0.0
-        x = torch.linspace(0.0, max(top, 1e-12), self.nodes, dtype=DTYPE)
-        g = self.cdf(x.expand(self.w.shape[0], -1))
-        area = torch.cat([g.new_zeros(g.shape[0], 1),
-                          torch.cumulative_trapezoid(g, x, dim=-1)], dim=-1)
-        flat = b.reshape(b.shape[0], -1)
-        idx = torch.searchsorted(x, flat.contiguous()).clamp(1, self.nodes - 1)
-        x0, x1 = x[idx - 1], x[idx]
-        a0, a1 = area.gather(1, idx - 1), area.gather(1, idx)
-        integral = a0 + (a1 - a0) * ((flat - x0) / (x1 - x0)).clamp(0, 1)
-        return (flat * self.cdf(flat) - integral).reshape(b.shape)
+        return partial_mean_from_cdf(self.cdf, b, max(top, 1e-12), self.nodes, self.w.shape[0])
 
 
 class SymmetricOpponents:

@@ -29,6 +29,7 @@ from diffauction.experiments.schema import (
     schema_errors,
     structural_errors,
 )
+from diffauction.experiments.seeds import seed_values as seed_list
 from diffauction.learning.trainer import RunBatch
 
 SCHEMA_PATH = resources.files("diffauction") / "schemas" / "config.schema.yaml"
@@ -144,7 +145,7 @@ def _setting_errors(key: str, exp: dict) -> list[str]:
 
 def _unknown_bne_errors(key: str, exp: dict, wanted: list[str]) -> list[str]:
     """A metric that needs the BNE, in a setting whose BNE the code does not know."""
-    from diffauction.equilibria.closed_form import known_bne
+    from diffauction.equilibria.registry import known_bne
     from diffauction.game.priors import make_agent_priors
 
     unknown = []
@@ -224,12 +225,6 @@ def config_hash(resolved: dict) -> str:
     """A short, stable hash of a resolved experiment (key order does not matter)."""
     blob = json.dumps(resolved, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
-
-
-def seed_list(seeds) -> list[int]:
-    if isinstance(seeds, dict):
-        return list(range(seeds.get("start", 0), seeds.get("start", 0) + seeds["count"]))
-    return list(seeds)
 
 
 def _as_list(value) -> list:

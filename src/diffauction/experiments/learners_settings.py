@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from diffauction.experiments.seeds import seed_values
 from diffauction.learning.baselines import CONFIGS, make_config
 
 PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
@@ -22,14 +23,6 @@ RUN_KEYS = KEYS + ["seed", "run"]
 
 
 # --- settings ------------------------------------------------------------------------------------
-
-
-def seed_values(seeds) -> list[int]:
-    """A list of seeds, or ``{count, start}``."""
-    if isinstance(seeds, dict):
-        start = seeds.get("start", 0)
-        return list(range(start, start + seeds["count"]))
-    return list(seeds)
 
 
 def _learner_errors(spec: dict, key: str, n_agents: list[int], allowed: tuple[str, ...]

@@ -36,6 +36,7 @@ import torch
 
 from diffauction.analysis.distance import l2_affine_on_grid, l2_linear_on_grid
 from diffauction.equilibria import multiunit, registry
+from diffauction.experiments.seeds import seed_values
 from diffauction.game.mechanisms import ALL_MECHANISMS, LLG_MECHANISMS, MULTI_UNIT, make_mechanism
 from diffauction.game.priors import PRIORS, UniformPrior
 from diffauction.io import provenance
@@ -57,14 +58,6 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 # --- settings ------------------------------------------------------------------------------------
-
-
-def seed_values(seeds) -> list[int]:
-    """A list of seeds, or ``{count, start}``."""
-    if isinstance(seeds, dict):
-        start = seeds.get("start", 0)
-        return list(range(start, start + seeds["count"]))
-    return list(seeds)
 
 
 def validate_section(section: dict, key: str = "mechanism_comparison") -> list[str]:

@@ -1,19 +1,9 @@
-"""The LLG (local-local-global) combinatorial auction: equilibria, outcomes and a small learner.
+"""The LLG (local-local-global) combinatorial auction: outcomes and a small learner.
 
-Two local bidders want item A (agent 0) and item B (agent 1), values U[0, 1]; one global bidder
-(agent 2) wants the bundle AB, value U[0, 2], and bids truthfully (it is the single-minded
-bidder for whom truth is dominant under both rules). All values independent (γ = 0). The hard and
-smoothed rules are :class:`~diffauction.game.mechanisms.LLGVCG` and
-:class:`~diffauction.game.mechanisms.LLGNearestVCG`.
-
-Locals' BNE (ANCHORS.md §1, independent case):
-
-=============  ====================================  =========================================
-rule           local BNE bid                         locals' / global's BNE utility
-=============  ====================================  =========================================
-VCG            v (truthful, dominant)
-nearest-VCG    max(0, v − (3 − √8))                  0.1332 / 0.4673
-=============  ====================================  =========================================
+Two local bidders (agents 0, 1, values U[0, 1]) and one global bidder (agent 2, value U[0, 2],
+truthful); the rules are :class:`~diffauction.game.mechanisms.LLGVCG` and
+:class:`~diffauction.game.mechanisms.LLGNearestVCG`, the locals' BNE is in
+:mod:`diffauction.equilibria.llg`.
 
 The locals learn an affine bid b(v) = max(0, a + w·v) — the family holds both BNEs — with the
 project's learner: Adam ascent on the smoothed utility, each local's gradient taken with the

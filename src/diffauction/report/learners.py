@@ -12,8 +12,8 @@ from diffauction.experiments.learners_settings import (
     MECHANISM_LABELS,
     MECHANISM_SHORT,
     learner_labels,
-    seed_values,
 )
+from diffauction.experiments.seeds import seed_values
 from diffauction.report.latex import latex_table, macro
 
 _DIGITS = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"]

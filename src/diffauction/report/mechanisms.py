@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from diffauction.equilibria.llg import ANCHOR_UTILITIES, NEAREST_VCG_SHIFT
-from diffauction.experiments.mechanisms import LABELS, TRUTHFUL, seed_values
+from diffauction.experiments.mechanisms import LABELS, TRUTHFUL
 from diffauction.experiments.mechanisms_analysis import linear_reference_facts
+from diffauction.experiments.seeds import seed_values
 from diffauction.report.latex import fmt, fmt_sci, latex_table, macro
 
 MACRO_NAMES = {
