@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from diffauction.analysis.metrics import l2_distance
+from diffauction.analysis.distance import l2_distance
 from diffauction.equilibria.closed_form import bne_bid
 from diffauction.experiments.learners import run_learner
 from diffauction.game.mechanisms import MECHANISMS, make_mechanism

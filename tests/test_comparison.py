@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from diffauction.analysis.convergence import reach_and_stay
 from diffauction.experiments.config import ConfigError, load_config, validate_config
-from diffauction.experiments.learners import (
+from diffauction.experiments.learners import run_variant
+from diffauction.experiments.learners_settings import variant_settings
+from diffauction.experiments.learners_tables import (
     band,
     ratio_table,
-    reach_and_stay,
     reach_table,
-    run_variant,
     summary_table,
-    variant_settings,
     worst_agent,
 )
 from diffauction.figures.learners import figure

@@ -15,7 +15,9 @@ import torch
 import yaml
 from workflow_utils import REPO, dry_run_with_config, snakemake, workflow_copy
 
+from diffauction.analysis.distance import l2_affine_on_grid, l2_linear_on_grid
 from diffauction.experiments import mechanisms as conv
+from diffauction.experiments import mechanisms_analysis as analysis
 from diffauction.experiments.config import ConfigError, validate_config
 from diffauction.report.mechanisms import (
     MACRO_NAMES,
@@ -101,13 +103,13 @@ def test_targets():
 def test_l2_distances():
     grid = conv.value_grid(TINY, 4096)
     w = torch.tensor([0.5, 0.6, 1.0], dtype=torch.float64)
-    l2 = conv.l2_linear_to(w, 2 / 3 * grid, grid)
+    l2 = l2_linear_on_grid(w, 2 / 3 * grid, grid)
     assert torch.allclose(l2, (w - 2 / 3).abs() / math.sqrt(3), atol=1e-6)
     params = torch.tensor([[0.0, 0.5], [-0.1, 1.0], [-0.3, 0.2]], dtype=torch.float64)
     ref = (grid - 0.17).clamp_min(0.0)
     brute = torch.stack([((p[0] + p[1] * grid).clamp_min(0.0) - ref).pow(2).mean().sqrt()
                          for p in params])
-    assert torch.allclose(conv.l2_affine_to(params, ref, grid), brute, atol=1e-12)
+    assert torch.allclose(l2_affine_on_grid(params, ref, grid), brute, atol=1e-12)
 
 
 def test_initial_slopes_and_run_table():
@@ -141,7 +143,7 @@ def test_convergence_step_is_the_first_step_after_the_last_exit():
         (3, 0): [0.5, 0.001, 0.001, 0.001, float("nan")],  # no target: censored
         (3, 1): [0.5, 0.001, 0.001, 0.001, 0.001],
     })
-    steps = conv.convergence_steps(traj, 0.01).set_index("run")
+    steps = analysis.convergence_steps(traj, 0.01).set_index("run")
     assert steps.loc[0, "converged_step"] == 30 and steps.loc[0, "converged_samples"] == 300
     assert steps.loc[1, "converged_step"] == 0
     assert math.isnan(steps.loc[2, "converged_step"])
@@ -197,19 +199,19 @@ def test_train_mechanism_tables(tiny_results):
 
 def test_tables_figures_and_macros(tiny_results, tmp_path):
     trajectory, runs = tiny_results
-    per_run, summary = conv.convergence_table(trajectory, runs, TINY["tolerance"])
+    per_run, summary = analysis.convergence_table(trajectory, runs, TINY["tolerance"])
     assert len(summary) == len(TINY["mechanisms"]) * 2 * 2
     assert (summary["runs"] == 2).all()
-    outcomes = conv.outcome_table(runs, TINY)
+    outcomes = analysis.outcome_table(runs, TINY)
     theory = outcomes.set_index("mechanism")
     assert theory.loc["first_price", "revenue_bne"] == pytest.approx(0.5)
     assert theory.loc["pay_as_bid", "welfare_bne"] == pytest.approx(1.25)
     assert theory.loc["llg_vcg", "welfare_bne"] == pytest.approx(31 / 24, abs=1e-3)
     assert theory.loc["second_price", "welfare_mean"] == pytest.approx(0.75, abs=0.02)
-    noise = conv.gradient_diagnostics(TINY)
+    noise = analysis.gradient_diagnostics(TINY)
     assert "all_pay" not in set(noise["mechanism"])
     assert (noise["curvature"] > 0).all()
-    curves = conv.l2_curves(trajectory, TINY["beta_main"])
+    curves = analysis.l2_curves(trajectory, TINY["beta_main"])
     from diffauction.figures.mechanisms import bid_function_figure, convergence_figure
     convergence_figure(curves, summary, noise, TINY["tolerance"], TINY["steps"],
                        tmp_path / "c.pdf")
@@ -223,7 +225,7 @@ def test_tables_figures_and_macros(tiny_results, tmp_path):
     # a mechanism left out still gets its macros ("--"), so the section compiles
     small = {**TINY, "mechanisms": ["first_price", "second_price"]}
     keep = runs["mechanism"].isin(small["mechanisms"])
-    sub_per_run, sub_summary = conv.convergence_table(
+    sub_per_run, sub_summary = analysis.convergence_table(
         trajectory[trajectory["mechanism"].isin(small["mechanisms"])], runs[keep],
         TINY["tolerance"])
     partial = mechanism_macros(small, sub_summary, sub_per_run, outcomes[

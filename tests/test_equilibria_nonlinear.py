@@ -5,6 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from diffauction.analysis.bid_functions import (
+    CompetingBids,
+    bid_quantiles,
+    expected_utility,
+    grid_best_response,
+    revenue,
+)
 from diffauction.equilibria.closed_form import (
     all_pay_bne_table,
     crra_coefficient,
@@ -17,14 +24,7 @@ from diffauction.equilibria.closed_form import (
     plum_inverse_bid,
     plum_max_bid,
 )
-from diffauction.experiments.nonlinear import (
-    CompetingBids,
-    bid_quantiles,
-    expected_utility,
-    grid_best_response,
-    revenue,
-    setting_mechanism,
-)
+from diffauction.experiments.nonlinear import setting_mechanism
 from diffauction.game.priors import AgentPriors, BetaPrior, UniformPrior
 
 F64 = torch.float64

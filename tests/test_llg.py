@@ -7,21 +7,28 @@ import math
 import pytest
 import torch
 
+from diffauction.equilibria import llg as equilibrium
+from diffauction.equilibria.registry import bne_bid
 from diffauction.game.mechanisms import make_mechanism
+from diffauction.game.priors import UniformPrior
 from diffauction.learning import llg
 
 F64 = torch.float64
 
 
+def nearest_vcg_bid(values):
+    return bne_bid("llg_nearest_vcg", 3, UniformPrior(), values)
+
+
 def test_bne_params_and_bids():
-    assert llg.bne_params("llg_vcg") == (0.0, 1.0)
-    a, w = llg.bne_params("llg_nearest_vcg")
+    assert equilibrium.bne_params("llg_vcg") == (0.0, 1.0)
+    a, w = equilibrium.bne_params("llg_nearest_vcg")
     assert a == pytest.approx(-(3 - math.sqrt(8))) and w == 1.0
     v = torch.tensor([0.0, 0.1, 0.5, 1.0], dtype=F64)
-    assert torch.allclose(llg.bne_bid("llg_nearest_vcg", v),
+    assert torch.allclose(nearest_vcg_bid(v),
                           (v - 0.171572875).clamp_min(0.0), atol=1e-9)
     with pytest.raises(ValueError, match="mechanism"):
-        llg.bne_params("first_price")
+        equilibrium.bne_params("first_price")
 
 
 def test_vcg_outcome_matches_closed_forms():
@@ -42,7 +49,7 @@ def test_vcg_outcome_matches_closed_forms():
 
 def test_nearest_vcg_bne_utilities_match_the_literature():
     out = llg.bne_outcome("llg_nearest_vcg", points=2**18)
-    local, global_ = llg.ANCHOR_UTILITIES["llg_nearest_vcg"]
+    local, global_ = equilibrium.ANCHOR_UTILITIES["llg_nearest_vcg"]
     assert out["utility_local"] == pytest.approx(local, abs=2e-4)
     assert out["utility_global"] == pytest.approx(global_, abs=2e-4)
     assert out["efficiency"] < 1.0  # shading makes the global win inefficiently
@@ -54,7 +61,7 @@ def test_nearest_vcg_bne_is_a_best_response_per_value(v):
     the grid error of the best bid on a grid (quasi-Monte-Carlo over the opponents)."""
     mechanism = make_mechanism("llg_nearest_vcg")
     opponents = llg.sobol_values(2**15, seed=3)[:, 1:]  # (v1, v2)
-    other = llg.bne_bid("llg_nearest_vcg", opponents[:, 0])
+    other = nearest_vcg_bid(opponents[:, 0])
 
     def utility(b):
         bids = torch.stack([torch.full_like(other, b), other, opponents[:, 1]], dim=-1)
@@ -63,7 +70,7 @@ def test_nearest_vcg_bne_is_a_best_response_per_value(v):
 
     grid = [i / 200 for i in range(201)]
     best = max(utility(b) for b in grid)
-    b_star = llg.bne_bid("llg_nearest_vcg", torch.tensor(v, dtype=F64)).item()
+    b_star = nearest_vcg_bid(torch.tensor(v, dtype=F64)).item()
     assert utility(b_star) >= best - 5e-4
 
 

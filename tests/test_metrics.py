@@ -7,15 +7,13 @@ import math
 import pytest
 import torch
 
+from diffauction.analysis.convergence import stabilisation_step
+from diffauction.analysis.distance import l2_distance, l2_linear, linf_distance
 from diffauction.analysis.metrics import (
     LinearOpponents,
     SymmetricOpponents,
     best_response_gap,
-    l2_distance,
-    l2_linear,
-    linf_distance,
     relative_utility_loss,
-    stabilisation_step,
     utility_against_bne,
 )
 from diffauction.game.mechanisms import make_mechanism

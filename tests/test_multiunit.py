@@ -11,7 +11,9 @@ import torch
 from scipy.stats import binom
 
 from diffauction.equilibria import multiunit
+from diffauction.equilibria.registry import bne_bid
 from diffauction.game.mechanisms import make_mechanism
+from diffauction.game.priors import UniformPrior
 
 F64 = torch.float64
 
@@ -35,11 +37,11 @@ def test_pay_as_bid_closed_forms():
     # scaling: b_h(v) = h·b_1(v/h)
     assert torch.allclose(multiunit.pay_as_bid_bne(2 * v, 4, 2, high=2.0),
                           2 * multiunit.pay_as_bid_bne(v, 4, 2), atol=1e-12)
-    assert torch.equal(multiunit.bne_bid("uniform_price", 3, 2, v), v)
+    assert torch.equal(bne_bid("uniform_price", 3, UniformPrior(), v, units=2), v)
     with pytest.raises(ValueError, match="units"):
         multiunit.pay_as_bid_bne(v, 3, 3)
-    with pytest.raises(ValueError, match="mechanism"):
-        multiunit.bne_bid("first_price", 3, 2, v)
+    with pytest.raises(ValueError, match="units"):
+        bne_bid("pay_as_bid", 3, UniformPrior(), v, units=3)
 
 
 @pytest.mark.parametrize("n, k", [(3, 2), (4, 2), (5, 3)])
@@ -64,7 +66,7 @@ def test_revenue_equivalence_and_welfare_by_monte_carlo(name, n, k):
     draws = 400_000
     gen = torch.Generator().manual_seed(100 * n + k)
     values = torch.rand((draws, n), generator=gen, dtype=F64)
-    bids = multiunit.bne_bid(name, n, k, values)
+    bids = bne_bid(name, n, UniformPrior(), values, units=k)
     allocation, payment = make_mechanism(name, k=k).hard_outcome(bids, gen)
     revenue = payment.sum(-1)
     welfare = (values * allocation).sum(-1)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from diffauction.analysis.bid_functions import CompetingBids, bid_quantiles, revenue
 from diffauction.analysis.metrics import LinearOpponents
 from diffauction.equilibria.closed_form import known_bne
 from diffauction.experiments.config import (
@@ -20,15 +21,8 @@ from diffauction.experiments.config import (
     uses_bid_functions,
     validate_config,
 )
-from diffauction.experiments.nonlinear import (
-    BID_COLUMNS,
-    NO_BNE_NOTE,
-    CompetingBids,
-    analyse,
-    bid_quantiles,
-    revenue,
-    settings_summary,
-)
+from diffauction.experiments.nonlinear import BID_COLUMNS, NO_BNE_NOTE, analyse
+from diffauction.experiments.nonlinear_tables import settings_summary
 from diffauction.experiments.runs import analyse_experiment, run_training
 from diffauction.game.priors import UniformPrior, make_agent_priors
 from diffauction.game.risk import RiskAverseFirstPrice

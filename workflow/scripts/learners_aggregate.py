@@ -4,7 +4,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.experiments.learners import (
+from diffauction.experiments.learners_tables import (
     band,
     ratio_table,
     reach_table,

@@ -4,7 +4,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.experiments.learners import ppo_summary
+from diffauction.experiments.learners_tables import ppo_summary
 from diffauction.io import write_csv
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")

@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 import torch
 
-from diffauction.experiments.learners import run_variant, variant_settings
+from diffauction.experiments.learners import run_variant
+from diffauction.experiments.learners_settings import variant_settings
 from diffauction.io import write_csv
 
 if "snakemake" not in globals():  # a stand-in, so the step can be re-run by hand

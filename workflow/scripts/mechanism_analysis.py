@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 import torch
 
-from diffauction.experiments.mechanisms import convergence_table, l2_curves, outcome_table
+from diffauction.experiments.mechanisms_analysis import convergence_table, l2_curves, outcome_table
 from diffauction.io import write_csv
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")

@@ -3,7 +3,7 @@ import sys
 
 import torch
 
-from diffauction.experiments.mechanisms import gradient_diagnostics
+from diffauction.experiments.mechanisms_analysis import gradient_diagnostics
 from diffauction.io import write_csv
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")

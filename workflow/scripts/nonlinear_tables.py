@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from diffauction.experiments.nonlinear import (
+from diffauction.experiments.nonlinear_tables import (
     bid_function_table,
     convergence_table,
     revenue_table,

@@ -12,22 +12,21 @@ described by ``cdf(b) = P(m < b)`` and ``partial_mean(b) = E[m·1{m < b}]``:
 
 Metrics
 -------
-L2 to BNE            sqrt(E_v[(b(v) − b*(v))²]); linear b = w·v on U[0,1]: |w − w*|/√3
+L2 to BNE            sqrt(E_v[(b(v) − b*(v))²]): :mod:`diffauction.analysis.distance`
 utility loss         𝓛 = 1 − û(b_i, β*_{−i}) / u*(β*): learned agent against BNE opponents
-ε-Nash (grid BR)     loss(v) = max_{b ∈ grid ∪ {b_i(v)}} u(v, b) − u(v, b_i(v)) against the
-                     *learned* opponents; ex-ante ℓ̂ = E_v loss(v), ex-interim ε̂ = max_v loss(v),
-                     relative 1 − u/(u + ℓ̂). Including the agent's own bid among the candidates
-                     keeps the loss ≥ 0 when the grid misses the exact best response.
+ε-Nash (grid BR)     against the *learned* opponents, :func:`diffauction.analysis.bid_functions.
+                     grid_best_response`
 strategy movement    d_t = (1/N) Σ_i |θ_i,t − θ_i,t−1| (recorded by the trainer)
+stabilisation        :mod:`diffauction.analysis.convergence`
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from diffauction.equilibria.closed_form import bne_bid, bne_utility
+from diffauction.analysis.bid_functions import grid_best_response, partial_mean_from_cdf
+from diffauction.equilibria.closed_form import bne_utility
+from diffauction.equilibria.registry import bne_bid
 from diffauction.game.mechanisms import Mechanism
 from diffauction.game.priors import UniformPrior, value_midpoints
 
@@ -46,6 +45,9 @@ class LinearOpponents:
         self.prior = prior
         self.nodes = integration_nodes
 
+    def select(self, rows) -> LinearOpponents:
+        return LinearOpponents(self.w[rows], self.prior, self.nodes)
+
     def cdf(self, b: torch.Tensor) -> torch.Tensor:
         shape = (self.w.shape[0],) + (1,) * (b.dim() - 1) + (self.w.shape[1],)
         w = self.w.reshape(shape)
@@ -58,16 +60,7 @@ class LinearOpponents:
     def partial_mean(self, b: torch.Tensor) -> torch.Tensor:
         """E[m·1{m < b}] = b·G(b) − ∫₀^b G(x) dx, the integral by the trapezoid rule."""
         top = float(b.amax()) if b.numel() else 0.0
-        x = torch.linspace(0.0, max(top, 1e-12), self.nodes, dtype=DTYPE)
-        g = self.cdf(x.expand(self.w.shape[0], -1))
-        area = torch.cat([g.new_zeros(g.shape[0], 1),
-                          torch.cumulative_trapezoid(g, x, dim=-1)], dim=-1)
-        flat = b.reshape(b.shape[0], -1)
-        idx = torch.searchsorted(x, flat.contiguous()).clamp(1, self.nodes - 1)
-        x0, x1 = x[idx - 1], x[idx]
-        a0, a1 = area.gather(1, idx - 1), area.gather(1, idx)
-        integral = a0 + (a1 - a0) * ((flat - x0) / (x1 - x0)).clamp(0, 1)
-        return (flat * self.cdf(flat) - integral).reshape(b.shape)
+        return partial_mean_from_cdf(self.cdf, b, max(top, 1e-12), self.nodes, self.w.shape[0])
 
 
 class SymmetricOpponents:
@@ -83,6 +76,9 @@ class SymmetricOpponents:
         self.sorted = torch.sort(bid_function(y).to(DTYPE)).values
         self.prefix = torch.cat([self.sorted.new_zeros(1), torch.cumsum(self.sorted, 0)])
 
+    def select(self, rows) -> SymmetricOpponents:
+        return self  # shared by every profile
+
     def cdf(self, b: torch.Tensor) -> torch.Tensor:
         count = torch.searchsorted(self.sorted, b.contiguous())
         return count.to(DTYPE) / self.sorted.numel()
@@ -90,21 +86,6 @@ class SymmetricOpponents:
     def partial_mean(self, b: torch.Tensor) -> torch.Tensor:
         count = torch.searchsorted(self.sorted, b.contiguous())
         return self.prefix[count] / self.sorted.numel()
-
-
-def l2_linear(w: torch.Tensor, w_star: float, prior: UniformPrior) -> torch.Tensor:
-    """Closed form of the L2 distance of w·v to w*·v: |w − w*|·sqrt(E[v²])."""
-    second_moment = (prior.high**3 - prior.low**3) / (3 * (prior.high - prior.low))
-    return (w.to(DTYPE) - w_star).abs() * math.sqrt(second_moment)
-
-
-def l2_distance(bids: torch.Tensor, bne_bids: torch.Tensor) -> torch.Tensor:
-    """sqrt(mean_k (b(v_k) − b*(v_k))²) over the last axis (nodes from :func:`value_midpoints`)."""
-    return ((bids.to(DTYPE) - bne_bids.to(DTYPE)) ** 2).mean(dim=-1).sqrt()
-
-
-def linf_distance(bids: torch.Tensor, bne_bids: torch.Tensor) -> torch.Tensor:
-    return (bids.to(DTYPE) - bne_bids.to(DTYPE)).abs().amax(dim=-1)
 
 
 def utility_against_bne(mechanism: Mechanism, prior: UniformPrior, w: torch.Tensor,
@@ -131,7 +112,8 @@ def relative_utility_loss(mechanism: Mechanism, prior: UniformPrior, w: torch.Te
 def best_response_gap(mechanism: Mechanism, prior: UniformPrior, w: torch.Tensor,
                       value_nodes: int = 128, bid_nodes: int = 1024, chunk: int = 16
                       ) -> dict[str, torch.Tensor]:
-    """ε-Nash by grid best response against the learned linear opponents.
+    """ε-Nash by grid best response (:func:`~diffauction.analysis.bid_functions.
+    grid_best_response`) of linear profiles against the learned linear opponents.
 
     For each run r and agent i, the opponents are the other agents of run r. Returns tensors
     [runs, agents]: ``utility`` (own ex-ante utility), ``loss_ex_ante`` (ℓ̂), ``loss_ex_interim``
@@ -139,43 +121,9 @@ def best_response_gap(mechanism: Mechanism, prior: UniformPrior, w: torch.Tensor
     """
     runs, agents = w.shape
     w = w.to(DTYPE)
-    v = value_midpoints(prior, value_nodes)  # [V]
-    grid = torch.linspace(0.0, prior.v_max, bid_nodes, dtype=DTYPE)  # [G]
     others = torch.stack([torch.cat([w[:, :i], w[:, i + 1:]], dim=1) for i in range(agents)], 1)
     own = w.reshape(-1)  # profile p = r·agents + i
-    others = others.reshape(runs * agents, agents - 1)
-    out = {k: torch.empty(runs * agents, dtype=DTYPE)
-           for k in ("utility", "loss_ex_ante", "loss_ex_interim")}
-    for start in range(0, own.numel(), chunk):
-        sl = slice(start, start + chunk)
-        opponents = LinearOpponents(others[sl], prior)
-        p = own[sl].numel()
-        own_bids = own[sl, None] * v  # [p, V]
-        u_own = mechanism.interim_utility(v, own_bids, opponents)  # [p, V]
-        u_grid = mechanism.interim_utility(
-            v[None, :, None], grid.expand(p, 1, bid_nodes), opponents)  # [p, V, G]
-        best = torch.maximum(u_grid.amax(dim=-1), u_own)
-        loss = best - u_own
-        out["utility"][sl] = u_own.mean(dim=-1)
-        out["loss_ex_ante"][sl] = loss.mean(dim=-1)
-        out["loss_ex_interim"][sl] = loss.amax(dim=-1)
-    out = {k: t.reshape(runs, agents) for k, t in out.items()}
-    out["relative_loss"] = 1.0 - out["utility"] / (out["utility"] + out["loss_ex_ante"])
-    return out
-
-
-def stabilisation_step(steps: torch.Tensor, trajectory: torch.Tensor, reference: torch.Tensor,
-                       tolerance: float) -> torch.Tensor:
-    """First recorded step after which |θ_t − reference| ≤ tolerance for good.
-
-    ``trajectory`` is [K, ...], ``reference`` broadcasts to [...]; returns [...] step indices.
-    """
-    outside = (trajectory - reference).abs() > tolerance  # [K, ...]
-    # index of the last recorded step that is outside the band; stable from the next one on
-    k = outside.shape[0]
-    flipped = outside.flip(0).to(torch.int8)
-    last_outside = k - 1 - flipped.argmax(dim=0)
-    ever = outside.any(dim=0)
-    first_stable = torch.where(ever, last_outside + 1, torch.zeros_like(last_outside))
-    first_stable = first_stable.clamp(max=k - 1)
-    return steps[first_stable]
+    opponents = LinearOpponents(others.reshape(runs * agents, agents - 1), prior)
+    out = grid_best_response(mechanism, prior, lambda v: own[:, None] * v, opponents,
+                             value_nodes, bid_nodes, chunk)
+    return {k: t.reshape(runs, agents) for k, t in out.items()}

@@ -202,11 +202,14 @@ def _tabulated(table):
 
 @dataclass(frozen=True)
 class KnownBNE:
-    """An equilibrium the code knows: one bid function per agent and a LaTeX formula."""
+    """An equilibrium the code knows: one bid function per agent and a LaTeX formula; ``slope``
+    is w* when every agent's BNE is the linear bid w*·v (set by
+    :func:`diffauction.equilibria.registry.known_bne`), else None."""
 
     kind: str
     formula: str
     bid_functions: tuple
+    slope: float | None = None
 
     def bid(self, agent: int, values: torch.Tensor) -> torch.Tensor:
         return self.bid_functions[agent](values)

@@ -32,9 +32,12 @@ import torch
 from numpy.polynomial import Polynomial
 
 FORMATS = ("pay_as_bid", "uniform_price")
+#: the BNE's formula on U[0, 1], LaTeX
+FORMULAS = {"pay_as_bid": r"$v-\int_0^v G/G(v)$", "uniform_price": r"$b(v)=v$"}
 
 
-def _check(n: int, k: int) -> None:
+def check_units(n: int, k: int) -> None:
+    """ValueError unless 2 ≤ n and 1 ≤ k < n."""
     if n < 2:
         raise ValueError(f"n_agents must be at least 2, got {n}")
     if not 1 <= k < n:
@@ -43,7 +46,7 @@ def _check(n: int, k: int) -> None:
 
 def win_probability_polynomial(n: int, k: int) -> Polynomial:
     """G(y) = P(fewer than k of n−1 iid U[0,1] opponents exceed y), as a polynomial in y."""
-    _check(n, k)
+    check_units(n, k)
     y = Polynomial([0.0, 1.0])
     return sum((math.comb(n - 1, j) * y ** (n - 1 - j) * (1 - y) ** j for j in range(k)),
                Polynomial([0.0]))
@@ -62,7 +65,7 @@ def pay_as_bid_bne(values: torch.Tensor, n: int, k: int, high: float = 1.0) -> t
     Near v = 0, G(y) ≈ C(n−1, k−1)·y^{n−k}, so b*(v) → (n−k)/(n−k+1)·v; below v = 1e-6 that
     limit replaces the 0/0 ratio.
     """
-    _check(n, k)
+    check_units(n, k)
     g = win_probability_polynomial(n, k)
     big_g = g.integ()
     u = (values / high).to(torch.float64)
@@ -73,26 +76,15 @@ def pay_as_bid_bne(values: torch.Tensor, n: int, k: int, high: float = 1.0) -> t
     return (high * bid).to(values.dtype)
 
 
-def bne_bid(mechanism: str, n: int, k: int, values: torch.Tensor, high: float = 1.0
-            ) -> torch.Tensor:
-    """b*(v) of a k-unit format on U[0, high]; raises ValueError for other names."""
-    _check(n, k)
-    if mechanism == "pay_as_bid":
-        return pay_as_bid_bne(values, n, k, high)
-    if mechanism == "uniform_price":
-        return values.clone()
-    raise ValueError(f"mechanism: not a k-unit format: {mechanism!r}; allowed: {list(FORMATS)}")
-
-
 def bne_revenue(n: int, k: int, high: float = 1.0) -> float:
     """Expected revenue at the BNE of either format: h·k(n−k)/(n+1)."""
-    _check(n, k)
+    check_units(n, k)
     return high * k * (n - k) / (n + 1)
 
 
 def efficient_welfare(n: int, k: int, high: float = 1.0) -> float:
     """E[sum of the k highest of n iid U[0, h] values] = h·Σ_{j=1..k} (n+1−j)/(n+1)."""
-    _check(n, k)
+    check_units(n, k)
     return high * sum(n + 1 - j for j in range(1, k + 1)) / (n + 1)
 
 
@@ -111,7 +103,7 @@ def linear_restricted_slope(mechanism: str, n: int, k: int) -> float | None:
     (truthful is dominant). All-pay and the others: None.
     """
     if mechanism == "uniform_price":
-        _check(n, k)
+        check_units(n, k)
         return 1.0
     if mechanism != "pay_as_bid":
         return None
@@ -133,5 +125,7 @@ def linear_restricted_utility(w_own: float, w_others: float, n: int, k: int) -> 
 def best_linear_fit(mechanism: str, n: int, k: int, nodes: int = 4096) -> float:
     """argmin_w E[(w·v − b*(v))²] = E[v·b*(v)]/E[v²] on U[0, 1] (midpoint rule)."""
     v = (torch.arange(nodes, dtype=torch.float64) + 0.5) / nodes
-    b = bne_bid(mechanism, n, k, v)
+    if mechanism not in FORMATS:
+        raise ValueError(f"mechanism: not a k-unit format: {mechanism!r}; allowed: {list(FORMATS)}")
+    b = pay_as_bid_bne(v, n, k) if mechanism == "pay_as_bid" else v.clone()
     return float((v * b).mean() / (v * v).mean())

@@ -4,28 +4,32 @@
 whose message lists each problem as ``key.path: what is wrong; allowed: ...``. Nothing is
 trained or written before validation passes.
 
-``expand_experiment`` turns one experiment into :class:`~diffauction.learning.trainer.RunBatch` programs,
-one per agent count: the other sweep axes (β values × seeds) are batched as runs.
+``expand_experiment`` turns one experiment into :class:`~diffauction.learning.trainer.RunBatch`
+programs, one per agent count: the other sweep axes (β values × seeds) are batched as runs. The
+schema half of the checks is :mod:`.schema`.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import functools
 import hashlib
 import itertools
 import json
-import math
 from importlib import resources
 from pathlib import Path
 
-import jsonschema
 import yaml
 
-from diffauction.experiments.learners import validate_section as validate_comparison
+from diffauction.experiments.learners_settings import validate_section as validate_comparison
 from diffauction.experiments.mechanisms import validate_section
+from diffauction.experiments.schema import (
+    fill_defaults,
+    schema_errors,
+    structural_errors,
+)
+from diffauction.experiments.seeds import seed_values as seed_list
 from diffauction.learning.trainer import RunBatch
 
 SCHEMA_PATH = resources.files("diffauction") / "schemas" / "config.schema.yaml"
@@ -38,112 +42,6 @@ class ConfigError(ValueError):
 @functools.lru_cache(maxsize=1)
 def load_schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
-
-
-def _key(path) -> str:
-    return ".".join(str(p) for p in path) or "<config>"
-
-
-def _resolve_ref(schema: dict, root: dict) -> dict:
-    while "$ref" in schema:
-        target = root
-        for part in schema["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
-    return schema
-
-
-def _fill_defaults(instance, schema: dict, root: dict) -> None:
-    """Insert ``default`` values of object properties, recursing into nested objects."""
-    schema = _resolve_ref(schema, root)
-    if not isinstance(instance, dict):
-        return
-    for name, sub in schema.get("properties", {}).items():
-        sub = _resolve_ref(sub, root)
-        if name not in instance and "default" in sub:
-            instance[name] = copy.deepcopy(sub["default"])
-        if name in instance:
-            _fill_defaults(instance[name], sub, root)
-    extra = schema.get("additionalProperties")
-    if isinstance(extra, dict):
-        for name, value in instance.items():
-            if name not in schema.get("properties", {}):
-                _fill_defaults(value, extra, root)
-
-
-# JSON Schema counts 3.0 as an integer; a count of steps or seeds must be a real int.
-_TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-    "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
-_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator,
-                                          type_checker=_TYPE_CHECKER)
-
-
-def _structural_errors(node, path=()) -> list[str]:
-    """What JSON Schema cannot see: non-string keys and non-finite numbers (NaN passes every
-    numeric bound, since every comparison with it is false)."""
-    messages = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if not isinstance(key, str):
-                messages.append(f"{_key(path + (key,))}: keys must be strings, got "
-                                f"{type(key).__name__} {key!r}")
-                continue
-            messages += _structural_errors(value, path + (key,))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            messages += _structural_errors(value, path + (index,))
-    elif isinstance(node, float) and not math.isfinite(node):
-        messages.append(f"{_key(path)}: {node!r} is not a finite number")
-    return messages
-
-
-def _property_description(root: dict, path: list) -> str | None:
-    """The ``description`` of the schema node a config path points at (not of its parents)."""
-    schema = _resolve_ref(root, root)
-    for part in path:
-        options = [schema] + [_resolve_ref(o, root) for o in schema.get("oneOf", [])]
-        if isinstance(part, int):
-            nxt = next((o["items"] for o in options if "items" in o), None)
-        else:
-            nxt = next((o["properties"][part] for o in options
-                        if part in o.get("properties", {})), None)
-            if nxt is None:
-                nxt = next((o["additionalProperties"] for o in options
-                            if isinstance(o.get("additionalProperties"), dict)), None)
-        if nxt is None:
-            return None
-        schema = _resolve_ref(nxt, root)
-    return schema.get("description")
-
-
-def _describe(error: jsonschema.ValidationError, root: dict) -> str:
-    """One line per schema error: the dotted key, the problem, and what is allowed."""
-    path = list(error.absolute_path)
-    if error.validator == "additionalProperties":
-        allowed = sorted(_resolve_ref(error.schema, root).get("properties", {}))
-        unknown = sorted(set(error.instance) - set(allowed))
-        lines = []
-        for name in unknown:
-            hint = difflib.get_close_matches(name, allowed, n=1)
-            tip = f" (did you mean {hint[0]!r}?)" if hint else ""
-            lines.append(f"{_key(path + [name])}: unknown key{tip}; allowed keys: {allowed}")
-        return "\n".join(lines)
-    if "propertyNames" in error.schema_path:
-        return (f"{_key(path)}: experiment name {error.instance!r} is not allowed; "
-                "allowed: letters, digits and underscores, starting with a letter")
-    if error.validator == "required":
-        return f"{_key(path)}: {error.message}"
-    message = error.message if len(error.message) < 160 else f"{error.instance!r} is not valid"
-    if error.validator == "oneOf":
-        message = f"{error.instance!r} is not valid"
-    description = _property_description(root, path)
-    return f"{_key(path)}: {message}" + (f"; {description}" if description else "")
-
-
-def _schema_errors(cfg: dict, schema: dict) -> list[str]:
-    validator = _Validator(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
-    return [_describe(error, schema) for error in errors]
 
 
 def _semantic_errors(cfg: dict) -> list[str]:
@@ -247,7 +145,7 @@ def _setting_errors(key: str, exp: dict) -> list[str]:
 
 def _unknown_bne_errors(key: str, exp: dict, wanted: list[str]) -> list[str]:
     """A metric that needs the BNE, in a setting whose BNE the code does not know."""
-    from diffauction.equilibria.closed_form import known_bne
+    from diffauction.equilibria.registry import known_bne
     from diffauction.game.priors import make_agent_priors
 
     unknown = []
@@ -287,10 +185,10 @@ def validate_config(cfg) -> dict:
         raise ConfigError(f"<config>: expected a mapping, got {type(cfg).__name__}")
     schema = load_schema()
     cfg = copy.deepcopy(cfg)
-    errors = _structural_errors(cfg) or _schema_errors(cfg, schema)
+    errors = structural_errors(cfg) or schema_errors(cfg, schema)
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
-    _fill_defaults(cfg, schema, schema)
+    fill_defaults(cfg, schema, schema)
     errors = _semantic_errors(cfg)
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
@@ -327,12 +225,6 @@ def config_hash(resolved: dict) -> str:
     """A short, stable hash of a resolved experiment (key order does not matter)."""
     blob = json.dumps(resolved, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
-
-
-def seed_list(seeds) -> list[int]:
-    if isinstance(seeds, dict):
-        return list(range(seeds.get("start", 0), seeds.get("start", 0) + seeds["count"]))
-    return list(seeds)
 
 
 def _as_list(value) -> list:

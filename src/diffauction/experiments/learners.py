@@ -1,10 +1,11 @@
 """Learners compared (issue 6): how many sampled valuations each learner needs to reach L2 ≤ τ.
 
-The comparison runs every learner of :mod:`diffauction.learning.baselines` (the smoothed gradient with a
-fixed and with an annealed β, NPGA, REINFORCE, Hedge; PPO from :mod:`diffauction.learning.ppo` outside
-the default build) on the same settings — N bidders × mechanism, U[0, 1] values, linear bids
-from the same w0 (Hedge: weights peaked at w0·v) — with one budget of sampled valuations per
-learner, and aggregates the trajectories here.
+The comparison runs every learner of :mod:`diffauction.learning.baselines` (the smoothed
+gradient with a fixed and with an annealed β, NPGA, REINFORCE, Hedge; PPO from
+:mod:`diffauction.learning.ppo` outside the default build) on the same settings — N bidders ×
+mechanism, U[0, 1] values, linear bids from the same w0 (Hedge: weights peaked at w0·v) — with
+one budget of sampled valuations per learner; :mod:`.learners_tables` aggregates the
+trajectories, :mod:`.learners_settings` checks and expands the configuration.
 
 Accounting
 ----------
@@ -13,8 +14,8 @@ learner evaluates the utility on each of them is reported beside it (``evaluatio
 NPGA its population, Hedge its bid grid) and wall time goes to a separate file, since it is
 not reproducible.
 
-Reach and stay
---------------
+Reach and stay (:mod:`.learners_tables`)
+----------------------------------------
 A run's distance to the BNE at a recorded point is the L2 distance of the *worst* bidder's bid
 function (``l2_bid``: RMSE over the prior of b(v) − b*(v), Bichler et al. 2021). The run reaches
 tolerance τ at the first recorded sample count from which every later recorded distance, up to
@@ -35,21 +36,21 @@ a lower bound, > B_b / median_ref; when the reference did not reach τ there is 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import asdict, replace
 
-import numpy as np
 import pandas as pd
 import torch
 
-from diffauction.analysis.metrics import best_response_gap, l2_distance, l2_linear
-from diffauction.equilibria.closed_form import bne_bid, bne_linear_coefficient
+from diffauction.analysis.distance import l2_distance, l2_linear
+from diffauction.analysis.metrics import best_response_gap
+from diffauction.equilibria.registry import bne_bid
+from diffauction.equilibria.registry import linear_coefficient as bne_linear_coefficient
+from diffauction.experiments.learners_settings import LINEAR, PRIOR, RUN_KEYS
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.priors import make_prior, value_midpoints
 from diffauction.learning.baselines import (
-    CONFIGS,
     DEFAULT_PRIOR,
     TRAINERS,
     Trajectory,
@@ -57,159 +58,13 @@ from diffauction.learning.baselines import (
     make_config,
 )
 
-PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
-#: learners a comparison variant may use; PPO is configured separately (``comparison.ppo``)
-VARIANT_LEARNERS = ("smoothed", "npga", "reinforce", "hedge")
-#: learners whose policy is a linear bid w·v (their ε-Nash has a closed-form evaluation)
-LINEAR = ("smoothed", "npga", "reinforce")
-MECHANISMS = ("first_price", "second_price", "all_pay")
-MECHANISM_LABELS = {"first_price": "first price", "second_price": "second price",
-                    "all_pay": "all-pay"}
-MECHANISM_SHORT = {"first_price": "FP", "second_price": "SP", "all_pay": "AP"}
-KEYS = ["variant", "n_agents", "mechanism"]
-RUN_KEYS = KEYS + ["seed", "run"]
-
-
-# --- settings ------------------------------------------------------------------------------------
-
-
-def seed_values(seeds) -> list[int]:
-    """A list of seeds, or ``{count, start}``."""
-    if isinstance(seeds, dict):
-        start = seeds.get("start", 0)
-        return list(range(start, start + seeds["count"]))
-    return list(seeds)
-
-
-def _learner_errors(spec: dict, key: str, n_agents: list[int], allowed: tuple[str, ...]
-                    ) -> list[str]:
-    messages = []
-    learner = spec["learner"]
-    if learner not in allowed:
-        hint = (" (PPO is slow: configure it under comparison.ppo, outside rule all)"
-                if learner == "ppo" else "")
-        return [f"{key}.learner: unknown learner {learner!r}{hint}; allowed: {list(allowed)}"]
-    if learner == "ppo":
-        from diffauction.learning.ppo import PPOConfig  # needs no torchrl: a plain dataclass
-
-        defaults = dataclasses.asdict(PPOConfig())
-    else:
-        defaults = dataclasses.asdict(CONFIGS[learner]())
-    settings = spec.get("settings", {})
-    for name in sorted(set(settings) - set(defaults)):
-        messages.append(f"{key}.settings.{name}: not a setting of {learner!r}; "
-                        f"allowed: {sorted(defaults)}")
-    for name in sorted(set(settings) & set(defaults)):
-        allowed = _setting_type(defaults[name])
-        if allowed and not _has_type(settings[name], allowed):
-            messages.append(f"{key}.settings.{name}: {settings[name]!r} is not {allowed}")
-    if messages or learner == "ppo":
-        return messages
-    cfg = make_config(learner, settings)
-    if learner == "smoothed":
-        from diffauction.learning.schedules import SCHEDULES
-        from diffauction.learning.trainer import SAMPLERS
-
-        for field in ("beta_schedule", "lr_schedule"):
-            if getattr(cfg, field) not in SCHEDULES:
-                messages.append(f"{key}.settings.{field}: unknown schedule "
-                                f"{getattr(cfg, field)!r}; allowed: {sorted(SCHEDULES)}")
-        if cfg.sampler not in SAMPLERS:
-            messages.append(f"{key}.settings.sampler: unknown sampler {cfg.sampler!r}; "
-                            f"allowed: {list(SAMPLERS)}")
-        if cfg.beta_end is not None and cfg.beta_end < cfg.beta:
-            messages.append(f"{key}.settings.beta_end: {cfg.beta_end} is below beta {cfg.beta}; "
-                            "allowed: beta_end >= beta")
-    for n in n_agents:
-        per_step = cfg.samples_per_step(n)
-        if spec["budget"] < per_step:
-            messages.append(f"{key}.budget: {spec['budget']:g} valuations is less than one step "
-                            f"({per_step} for N={n}); allowed: a budget >= {per_step}")
-    return messages
-
-
-def _setting_type(default) -> str | None:
-    """What a setting must be, from its default (None: not checked here)."""
-    if isinstance(default, bool):
-        return "a boolean"
-    if isinstance(default, int):
-        return "an integer"
-    if isinstance(default, float):
-        return "a number"
-    if default is None:
-        return "a number or null"
-    if isinstance(default, str):
-        return "a string"
-    return None
-
-
-def _has_type(value, allowed: str) -> bool:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    return {"a boolean": isinstance(value, bool),
-            "an integer": isinstance(value, int) and not isinstance(value, bool),
-            "a number": number and math.isfinite(value),
-            "a number or null": value is None or (number and math.isfinite(value)),
-            "a string": isinstance(value, str)}[allowed]
-
-
-def validate_section(section: dict, key: str = "comparison") -> list[str]:
-    """What the schema cannot say about the comparison block: one message per problem, each
-    naming its key."""
-    messages = []
-    learners = section["learners"]
-    if "ppo" in learners:  # results/learners/ppo/ belongs to the PPO target
-        messages.append(f"{key}.learners.ppo: the name is reserved for comparison.ppo; "
-                        "allowed: any other name")
-    for name, spec in learners.items():
-        messages += _learner_errors(spec, f"{key}.learners.{name}", section["n_agents"],
-                                    VARIANT_LEARNERS)
-    if section["reference"] not in learners:
-        messages.append(f"{key}.reference: {section['reference']!r} is not one of the learners; "
-                        f"allowed: {sorted(learners)}")
-    elif learners[section["reference"]]["learner"] != "smoothed":
-        messages.append(f"{key}.reference: the reference must be a smoothed-gradient variant, "
-                        f"got {learners[section['reference']]['learner']!r}")
-    ppo = section["ppo"]
-    messages += _learner_errors({"learner": "ppo", **ppo}, f"{key}.ppo", ppo["n_agents"],
-                                ("ppo",))
-    return messages
-
-
-def label_of(name: str, spec: dict) -> str:
-    """A learner's name in the report: its ``label`` (LaTeX), else its key without underscores
-    (an underscore is a LaTeX error outside math)."""
-    return spec.get("label", name.replace("_", " "))
-
-
-def learner_labels(section: dict) -> dict[str, str]:
-    """Variant → label, in the configuration's order."""
-    return {name: label_of(name, spec) for name, spec in section["learners"].items()}
-
-
-def variant_settings(section: dict, variant: str) -> dict:
-    """Everything one variant's training job depends on (a Snakemake ``params`` value)."""
-    if variant == "ppo":
-        spec = section["ppo"]
-        return {"variant": "ppo", "learner": "ppo", "label": spec["label"],
-                "budget": int(spec["budget"]), "settings": dict(spec["settings"]),
-                "n_agents": list(spec["n_agents"]), "mechanisms": list(spec["mechanisms"]),
-                "seeds": seed_values(spec["seeds"]), "w0": section["w0"],
-                "records": section["records"]}
-    spec = section["learners"][variant]
-    return {"variant": variant, "learner": spec["learner"], "label": label_of(variant, spec),
-            "budget": int(spec["budget"]), "settings": dict(spec["settings"]),
-            "n_agents": list(section["n_agents"]), "mechanisms": list(section["mechanisms"]),
-            "seeds": seed_values(section["seeds"]), "w0": section["w0"],
-            "records": section["records"]}
-
-
 # --- training ------------------------------------------------------------------------------------
 
 
 def final_epsilon(frame: pd.DataFrame, mechanism: str) -> pd.DataFrame:
     """ε-Nash of each run's final linear profile by grid best response
-    (:func:`diffauction.analysis.metrics.best_response_gap`): one row per run and agent with the ex-ante
-    utility loss ℓ̂ and the ex-interim ε̂."""
+    (:func:`diffauction.analysis.metrics.best_response_gap`): one row per run and agent with the
+    ex-ante utility loss ℓ̂ and the ex-interim ε̂."""
     last = frame[frame["step"] == frame["step"].max()].sort_values(["run", "agent"])
     runs, agents = last["run"].nunique(), last["agent"].nunique()
     w = torch.tensor(last["w"].to_numpy(), dtype=torch.float64).reshape(runs, agents)
@@ -351,145 +206,3 @@ def _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior) -> pd.Da
     out.attrs.update(wall_s=wall, steps=int(out["step"].max()), samples_per_step=per_step,
                      evaluations_per_sample=1, config=asdict(cfg))
     return out
-
-
-
-# --- reach and stay ------------------------------------------------------------------------------
-
-
-def worst_agent(trajectory: pd.DataFrame, metric: str = "l2_bid") -> pd.DataFrame:
-    """Per run and recorded point, the largest distance over the run's agents (column ``l2``)."""
-    return (trajectory.groupby(RUN_KEYS + ["step", "samples"], sort=True)[metric].max()
-            .rename("l2").reset_index())
-
-
-def reach_and_stay(samples, l2, tolerance: float) -> float:
-    """Samples at the first record from which every later record has ``l2 ≤ tolerance``.
-
-    ``samples`` ascending, ``l2`` aligned with it; NaN if the last record is above tolerance
-    (not reached within the budget).
-    """
-    samples, l2 = np.asarray(samples, dtype=float), np.asarray(l2, dtype=float)
-    if samples.size == 0:
-        raise ValueError("reach_and_stay: no recorded points")
-    if np.any(np.diff(samples) <= 0):
-        raise ValueError("reach_and_stay: samples must be strictly increasing")
-    above = ~(l2 <= tolerance)  # NaN counts as above
-    if above[-1]:
-        return math.nan
-    if not above.any():
-        return float(samples[0])
-    return float(samples[np.flatnonzero(above)[-1] + 1])
-
-
-def reach_table(trajectory: pd.DataFrame, tolerance: float) -> pd.DataFrame:
-    """One row per run: budget (its last record), samples to reach-and-stay (NaN: not within
-    the budget) and the final worst-agent distance."""
-    per_point = worst_agent(trajectory)
-    rows = []
-    for key, run in per_point.groupby(RUN_KEYS, sort=True):
-        run = run.sort_values("samples")
-        rows.append({**dict(zip(RUN_KEYS, key, strict=True)),
-                     "budget": int(run["samples"].iloc[-1]),
-                     "samples_to_reach": reach_and_stay(run["samples"], run["l2"], tolerance),
-                     "final_l2": float(run["l2"].iloc[-1])})
-    return pd.DataFrame(rows)
-
-
-def _median_with_censoring(x: np.ndarray) -> float:
-    """Median with NaN (censored) read as +∞; +∞ comes back as NaN."""
-    value = float(np.median(np.where(np.isnan(x), np.inf, x)))
-    return value if math.isfinite(value) else math.nan
-
-
-def summary_table(reach: pd.DataFrame, finals: pd.DataFrame | None = None,
-                  evaluations: dict[str, int] | None = None) -> pd.DataFrame:
-    """Per (variant, N, mechanism): seeds, seeds reached, median and worst samples to reach
-    (NaN: not reached by half / by every seed), budget, worst final distance; with ``finals``
-    the median ex-ante utility loss ℓ̂ and the worst ex-interim ε̂ of the final profiles; with
-    ``evaluations`` (variant → utility evaluations per sample) the evaluations to reach."""
-    rows = []
-    for key, group in reach.groupby(KEYS, sort=False):
-        x = group["samples_to_reach"].to_numpy(dtype=float)
-        worst = math.nan if np.isnan(x).any() else float(x.max())
-        rows.append({**dict(zip(KEYS, key, strict=True)), "seeds": len(x),
-                     "reached": int((~np.isnan(x)).sum()), "median": _median_with_censoring(x),
-                     "worst": worst, "budget": int(group["budget"].max()),
-                     "final_l2_worst": float(group["final_l2"].max())})
-    out = pd.DataFrame(rows)
-    if finals is not None:
-        eps = finals.groupby(KEYS, sort=False).agg(
-            loss_ex_ante=("loss_ex_ante", "median"),
-            loss_ex_interim=("loss_ex_interim", "max")).reset_index()
-        out = out.merge(eps, on=KEYS, how="left")
-    if evaluations is not None:
-        out["evaluations_per_sample"] = out["variant"].map(evaluations)
-        out["median_evaluations"] = out["median"] * out["evaluations_per_sample"]
-    return out
-
-
-def ratio_table(summary: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """Per setting and baseline: how many times fewer samples the reference needs.
-
-    ``ratio_median`` = median_b / median_ref (``bound_median`` "=" exact, ">" a lower bound
-    budget_b / median_ref because b did not reach τ, "none": no ratio, the reference did not
-    reach it); the same for the worst seeds, and, when ``summary`` has
-    ``evaluations_per_sample``, for the median counted in utility evaluations
-    (``ratio_evaluations``, ``bound_evaluations``).
-    """
-    rows = []
-    for key, group in summary.groupby(["n_agents", "mechanism"], sort=False):
-        ref = group[group["variant"] == reference]
-        if ref.empty:
-            raise ValueError(f"reference variant {reference!r} missing for setting {key}")
-        ref = ref.iloc[0]
-        for _, row in group[group["variant"] != reference].iterrows():
-            out = {"n_agents": key[0], "mechanism": key[1], "variant": row["variant"]}
-            for stat in ("median", "worst"):
-                ratio, bound = _ratio(row[stat], row["budget"], ref[stat])
-                out[f"ratio_{stat}"] = ratio
-                out[f"bound_{stat}"] = bound
-            if "evaluations_per_sample" in row:
-                ratio, bound = _ratio(row["median"] * row["evaluations_per_sample"],
-                                      row["budget"] * row["evaluations_per_sample"],
-                                      ref["median"] * ref["evaluations_per_sample"])
-                out["ratio_evaluations"] = ratio
-                out["bound_evaluations"] = bound
-            rows.append(out)
-    return pd.DataFrame(rows)
-
-
-def _ratio(baseline: float, budget: float, reference: float) -> tuple[float, str]:
-    if math.isnan(reference):
-        return math.nan, "none"
-    if math.isnan(baseline):
-        return budget / reference, ">"
-    return baseline / reference, "="
-
-
-def band(per_point: pd.DataFrame) -> pd.DataFrame:
-    """Per (variant, N, mechanism, samples): mean, min and max over seeds of the worst-agent
-    distance (the figure's line and band)."""
-    return (per_point.groupby(KEYS + ["samples"], sort=True)["l2"]
-            .agg(mean="mean", low="min", high="max").reset_index())
-
-
-# --- PPO (outside rule all) ----------------------------------------------------------------------
-
-
-def ppo_summary(trajectory: pd.DataFrame, finals: pd.DataFrame, reference: pd.DataFrame,
-                tolerance: float) -> pd.DataFrame:
-    """PPO's summary per (N, mechanism), as :func:`summary_table`, with the reference learner's
-    median samples in the same setting and the ratio against it (NaN where it has none)."""
-    reach = reach_table(trajectory, tolerance)
-    summary = summary_table(reach, finals, {"ppo": 1})
-    final = reach.groupby(KEYS)["final_l2"].median().rename("final_l2_median").reset_index()
-    summary = summary.merge(final, on=KEYS)
-    ref = reference[["n_agents", "mechanism", "median"]].rename(
-        columns={"median": "reference_median"})
-    summary = summary.merge(ref, on=["n_agents", "mechanism"], how="left")
-    bounds = [_ratio(m, b, r) for m, b, r in zip(summary["median"], summary["budget"],
-                                                  summary["reference_median"], strict=True)]
-    summary["ratio_median"] = [r for r, _ in bounds]
-    summary["bound_median"] = [b for _, b in bounds]
-    return summary

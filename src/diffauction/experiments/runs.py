@@ -9,13 +9,10 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from diffauction.analysis.metrics import (
-    best_response_gap,
-    l2_linear,
-    relative_utility_loss,
-    stabilisation_step,
-)
-from diffauction.equilibria.closed_form import bne_linear_coefficient
+from diffauction.analysis.convergence import stabilisation_step
+from diffauction.analysis.distance import l2_linear
+from diffauction.analysis.metrics import best_response_gap, relative_utility_loss
+from diffauction.equilibria.registry import linear_coefficient
 from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
 from diffauction.experiments import nonlinear
 from diffauction.experiments.config import (
@@ -61,7 +58,7 @@ def summary_table(result: TrainResult, runs: list[dict], meta: dict, resolved: d
     prior = make_prior(resolved["prior"])
     rows = []
     for r, run in enumerate(runs):
-        w_bne = bne_linear_coefficient(resolved["mechanism"], run["n_agents"], prior)
+        w_bne = linear_coefficient(resolved["mechanism"], run["n_agents"], prior)
         for i in range(setup.n_agents):
             rows.append({
                 **meta, **run, "agent": i,
@@ -132,7 +129,7 @@ def analyse_experiment(resolved: dict, summary: pd.DataFrame, trajectory: pd.Dat
         group = group.sort_values(["run", "agent"])
         wide = group.pivot(index="run", columns="agent", values="w_tail")
         w = torch.tensor(wide.to_numpy(), dtype=torch.float64)
-        w_star = bne_linear_coefficient(mechanism.name, int(n_agents), prior)
+        w_star = linear_coefficient(mechanism.name, int(n_agents), prior)
         gap = best_response_gap(mechanism, prior, w, value_nodes=analysis["br_values"],
                                 bid_nodes=analysis["br_bids"])
         loss = relative_utility_loss(mechanism, prior, w)

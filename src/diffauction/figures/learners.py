@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from diffauction.experiments.learners import MECHANISM_LABELS, MECHANISMS
+from diffauction.experiments.learners_settings import MECHANISM_LABELS, MECHANISMS
 from diffauction.figures import style as plotstyle
 
 

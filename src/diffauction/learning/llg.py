@@ -1,19 +1,15 @@
-"""The LLG (local-local-global) combinatorial auction: equilibria, outcomes and a small learner.
+"""The LLG (local-local-global) combinatorial auction: outcomes and a small learner.
 
-Two local bidders want item A (agent 0) and item B (agent 1), values U[0, 1]; one global bidder
-(agent 2) wants the bundle AB, value U[0, 2], and bids truthfully (it is the single-minded
-bidder for whom truth is dominant under both rules). All values independent (γ = 0). The hard and
-smoothed rules are :class:`~diffauction.game.mechanisms.LLGVCG` and
-:class:`~diffauction.game.mechanisms.LLGNearestVCG`.
-
-Locals' BNE (Ausubel & Baranov 2020; Goeree & Lien 2016; independent case):
-
-=============  ====================================  =========================================
 rule           local BNE bid                         locals' / global's BNE utility
 =============  ====================================  =========================================
 VCG            v (truthful, dominant)
 nearest-VCG    max(0, v − (3 − √8))                  0.1332 / 0.4673
 =============  ====================================  =========================================
+=======
+Two local bidders (agents 0, 1, values U[0, 1]) and one global bidder (agent 2, value U[0, 2],
+truthful); the rules are :class:`~diffauction.game.mechanisms.LLGVCG` and
+:class:`~diffauction.game.mechanisms.LLGNearestVCG`, the locals' BNE is in
+:mod:`diffauction.equilibria.llg`.
 
 The locals learn an affine bid b(v) = max(0, a + w·v) — the family holds both BNEs — with the
 project's learner: Adam ascent on the smoothed utility, each local's gradient taken with the
@@ -28,22 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
+from diffauction.equilibria.llg import GLOBAL_HIGH, bne_params
 from diffauction.game.mechanisms import LLG_MECHANISMS, Mechanism, make_mechanism
 from diffauction.learning.schedules import Schedule
-
-NEAREST_VCG_SHIFT = 3.0 - math.sqrt(8.0)  # 0.1716: nearest-VCG locals shade by this much
-GLOBAL_HIGH = 2.0  # the global bidder's value is U[0, 2]
-#: locals' and global's BNE utilities, independent case (Ausubel & Baranov 2020)
-ANCHOR_UTILITIES = {"llg_nearest_vcg": (0.1332, 0.4673)}
-
-
-def bne_params(mechanism: str) -> tuple[float, float]:
-    """(a*, w*) of the locals' affine BNE b(v) = max(0, a* + w*·v)."""
-    if mechanism == "llg_vcg":
-        return 0.0, 1.0
-    if mechanism == "llg_nearest_vcg":
-        return -NEAREST_VCG_SHIFT, 1.0
-    raise ValueError(f"mechanism: not an LLG rule: {mechanism!r}; allowed: {list(LLG_MECHANISMS)}")
 
 
 def affine_bids(params: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -51,11 +34,6 @@ def affine_bids(params: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     [..., batch, 2] with the leading axes of ``params``."""
     a, w = params[..., 0], params[..., 1]
     return (a[..., None, :] + w[..., None, :] * values).clamp_min(0.0)
-
-
-def bne_bid(mechanism: str, values: torch.Tensor) -> torch.Tensor:
-    a, w = bne_params(mechanism)
-    return (a + w * values).clamp_min(0.0)
 
 
 def sobol_values(points: int, seed: int = 0) -> torch.Tensor:

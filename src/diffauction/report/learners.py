@@ -6,13 +6,13 @@ import math
 
 import pandas as pd
 
-from diffauction.experiments.learners import (
+from diffauction.experiments.learners_settings import (
     KEYS,
     MECHANISM_LABELS,
     MECHANISM_SHORT,
     learner_labels,
-    seed_values,
 )
+from diffauction.experiments.seeds import seed_values
 from diffauction.report.latex import camel, latex_table, macro, sci
 
 

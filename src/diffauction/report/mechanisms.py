@@ -11,8 +11,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from diffauction.experiments.mechanisms import LABELS, TRUTHFUL, linear_reference_facts, seed_values
-from diffauction.learning.llg import ANCHOR_UTILITIES, NEAREST_VCG_SHIFT
+from diffauction.equilibria.llg import ANCHOR_UTILITIES, NEAREST_VCG_SHIFT
+from diffauction.experiments.mechanisms import LABELS, TRUTHFUL
+from diffauction.experiments.mechanisms_analysis import linear_reference_facts
+from diffauction.experiments.seeds import seed_values
 from diffauction.report.latex import MISSING, fmt, fmt_sci, latex_table, macro
 
 MACRO_NAMES = {

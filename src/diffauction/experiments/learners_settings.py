@@ -1,0 +1,147 @@
+"""Settings of the learners comparison (:mod:`.learners`): the configuration block's checks,
+labels, and the settings of one variant's training job."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from diffauction.experiments.seeds import seed_values
+from diffauction.learning.baselines import CONFIGS, make_config
+
+PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
+#: learners a comparison variant may use; PPO is configured separately (``comparison.ppo``)
+VARIANT_LEARNERS = ("smoothed", "npga", "reinforce", "hedge")
+#: learners whose policy is a linear bid w·v (their ε-Nash has a closed-form evaluation)
+LINEAR = ("smoothed", "npga", "reinforce")
+MECHANISMS = ("first_price", "second_price", "all_pay")
+MECHANISM_LABELS = {"first_price": "first price", "second_price": "second price",
+                    "all_pay": "all-pay"}
+MECHANISM_SHORT = {"first_price": "FP", "second_price": "SP", "all_pay": "AP"}
+KEYS = ["variant", "n_agents", "mechanism"]
+RUN_KEYS = KEYS + ["seed", "run"]
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def _learner_errors(spec: dict, key: str, n_agents: list[int], allowed: tuple[str, ...]
+                    ) -> list[str]:
+    messages = []
+    learner = spec["learner"]
+    if learner not in allowed:
+        hint = (" (PPO is slow: configure it under comparison.ppo, outside rule all)"
+                if learner == "ppo" else "")
+        return [f"{key}.learner: unknown learner {learner!r}{hint}; allowed: {list(allowed)}"]
+    if learner == "ppo":
+        from diffauction.learning.ppo import PPOConfig  # needs no torchrl: a plain dataclass
+
+        defaults = dataclasses.asdict(PPOConfig())
+    else:
+        defaults = dataclasses.asdict(CONFIGS[learner]())
+    settings = spec.get("settings", {})
+    for name in sorted(set(settings) - set(defaults)):
+        messages.append(f"{key}.settings.{name}: not a setting of {learner!r}; "
+                        f"allowed: {sorted(defaults)}")
+    for name in sorted(set(settings) & set(defaults)):
+        allowed = _setting_type(defaults[name])
+        if allowed and not _has_type(settings[name], allowed):
+            messages.append(f"{key}.settings.{name}: {settings[name]!r} is not {allowed}")
+    if messages or learner == "ppo":
+        return messages
+    cfg = make_config(learner, settings)
+    if learner == "smoothed":
+        from diffauction.learning.schedules import SCHEDULES
+        from diffauction.learning.trainer import SAMPLERS
+
+        for field in ("beta_schedule", "lr_schedule"):
+            if getattr(cfg, field) not in SCHEDULES:
+                messages.append(f"{key}.settings.{field}: unknown schedule "
+                                f"{getattr(cfg, field)!r}; allowed: {sorted(SCHEDULES)}")
+        if cfg.sampler not in SAMPLERS:
+            messages.append(f"{key}.settings.sampler: unknown sampler {cfg.sampler!r}; "
+                            f"allowed: {list(SAMPLERS)}")
+        if cfg.beta_end is not None and cfg.beta_end < cfg.beta:
+            messages.append(f"{key}.settings.beta_end: {cfg.beta_end} is below beta {cfg.beta}; "
+                            "allowed: beta_end >= beta")
+    for n in n_agents:
+        per_step = cfg.samples_per_step(n)
+        if spec["budget"] < per_step:
+            messages.append(f"{key}.budget: {spec['budget']:g} valuations is less than one step "
+                            f"({per_step} for N={n}); allowed: a budget >= {per_step}")
+    return messages
+
+
+def _setting_type(default) -> str | None:
+    """What a setting must be, from its default (None: not checked here)."""
+    if isinstance(default, bool):
+        return "a boolean"
+    if isinstance(default, int):
+        return "an integer"
+    if isinstance(default, float):
+        return "a number"
+    if default is None:
+        return "a number or null"
+    if isinstance(default, str):
+        return "a string"
+    return None
+
+
+def _has_type(value, allowed: str) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return {"a boolean": isinstance(value, bool),
+            "an integer": isinstance(value, int) and not isinstance(value, bool),
+            "a number": number and math.isfinite(value),
+            "a number or null": value is None or (number and math.isfinite(value)),
+            "a string": isinstance(value, str)}[allowed]
+
+
+def validate_section(section: dict, key: str = "comparison") -> list[str]:
+    """What the schema cannot say about the comparison block: one message per problem, each
+    naming its key."""
+    messages = []
+    learners = section["learners"]
+    if "ppo" in learners:  # results/learners/ppo/ belongs to the PPO target
+        messages.append(f"{key}.learners.ppo: the name is reserved for comparison.ppo; "
+                        "allowed: any other name")
+    for name, spec in learners.items():
+        messages += _learner_errors(spec, f"{key}.learners.{name}", section["n_agents"],
+                                    VARIANT_LEARNERS)
+    if section["reference"] not in learners:
+        messages.append(f"{key}.reference: {section['reference']!r} is not one of the learners; "
+                        f"allowed: {sorted(learners)}")
+    elif learners[section["reference"]]["learner"] != "smoothed":
+        messages.append(f"{key}.reference: the reference must be a smoothed-gradient variant, "
+                        f"got {learners[section['reference']]['learner']!r}")
+    ppo = section["ppo"]
+    messages += _learner_errors({"learner": "ppo", **ppo}, f"{key}.ppo", ppo["n_agents"],
+                                ("ppo",))
+    return messages
+
+
+def label_of(name: str, spec: dict) -> str:
+    """A learner's name in the report: its ``label`` (LaTeX), else its key without underscores
+    (an underscore is a LaTeX error outside math)."""
+    return spec.get("label", name.replace("_", " "))
+
+
+def learner_labels(section: dict) -> dict[str, str]:
+    """Variant → label, in the configuration's order."""
+    return {name: label_of(name, spec) for name, spec in section["learners"].items()}
+
+
+def variant_settings(section: dict, variant: str) -> dict:
+    """Everything one variant's training job depends on (a Snakemake ``params`` value)."""
+    if variant == "ppo":
+        spec = section["ppo"]
+        return {"variant": "ppo", "learner": "ppo", "label": spec["label"],
+                "budget": int(spec["budget"]), "settings": dict(spec["settings"]),
+                "n_agents": list(spec["n_agents"]), "mechanisms": list(spec["mechanisms"]),
+                "seeds": seed_values(spec["seeds"]), "w0": section["w0"],
+                "records": section["records"]}
+    spec = section["learners"][variant]
+    return {"variant": variant, "learner": spec["learner"], "label": label_of(variant, spec),
+            "budget": int(spec["budget"]), "settings": dict(spec["settings"]),
+            "n_agents": list(section["n_agents"]), "mechanisms": list(section["mechanisms"]),
+            "seeds": seed_values(section["seeds"]), "w0": section["w0"],
+            "records": section["records"]}

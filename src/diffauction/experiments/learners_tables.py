@@ -1,0 +1,131 @@
+"""Tables of the learners comparison (:mod:`.learners`): reach-and-stay per run, summaries over
+seeds, ratios against the reference learner, the figure's bands, PPO's summary."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from diffauction.analysis.convergence import reach_and_stay
+from diffauction.experiments.learners_settings import KEYS, RUN_KEYS
+
+
+def worst_agent(trajectory: pd.DataFrame, metric: str = "l2_bid") -> pd.DataFrame:
+    """Per run and recorded point, the largest distance over the run's agents (column ``l2``)."""
+    return (trajectory.groupby(RUN_KEYS + ["step", "samples"], sort=True)[metric].max()
+            .rename("l2").reset_index())
+
+
+def reach_table(trajectory: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    """One row per run: budget (its last record), samples to reach-and-stay (NaN: not within
+    the budget) and the final worst-agent distance."""
+    per_point = worst_agent(trajectory)
+    rows = []
+    for key, run in per_point.groupby(RUN_KEYS, sort=True):
+        run = run.sort_values("samples")
+        rows.append({**dict(zip(RUN_KEYS, key, strict=True)),
+                     "budget": int(run["samples"].iloc[-1]),
+                     "samples_to_reach": reach_and_stay(run["samples"], run["l2"], tolerance),
+                     "final_l2": float(run["l2"].iloc[-1])})
+    return pd.DataFrame(rows)
+
+
+def _median_with_censoring(x: np.ndarray) -> float:
+    """Median with NaN (censored) read as +∞; +∞ comes back as NaN."""
+    value = float(np.median(np.where(np.isnan(x), np.inf, x)))
+    return value if math.isfinite(value) else math.nan
+
+
+def summary_table(reach: pd.DataFrame, finals: pd.DataFrame | None = None,
+                  evaluations: dict[str, int] | None = None) -> pd.DataFrame:
+    """Per (variant, N, mechanism): seeds, seeds reached, median and worst samples to reach
+    (NaN: not reached by half / by every seed), budget, worst final distance; with ``finals``
+    the median ex-ante utility loss ℓ̂ and the worst ex-interim ε̂ of the final profiles; with
+    ``evaluations`` (variant → utility evaluations per sample) the evaluations to reach."""
+    rows = []
+    for key, group in reach.groupby(KEYS, sort=False):
+        x = group["samples_to_reach"].to_numpy(dtype=float)
+        worst = math.nan if np.isnan(x).any() else float(x.max())
+        rows.append({**dict(zip(KEYS, key, strict=True)), "seeds": len(x),
+                     "reached": int((~np.isnan(x)).sum()), "median": _median_with_censoring(x),
+                     "worst": worst, "budget": int(group["budget"].max()),
+                     "final_l2_worst": float(group["final_l2"].max())})
+    out = pd.DataFrame(rows)
+    if finals is not None:
+        eps = finals.groupby(KEYS, sort=False).agg(
+            loss_ex_ante=("loss_ex_ante", "median"),
+            loss_ex_interim=("loss_ex_interim", "max")).reset_index()
+        out = out.merge(eps, on=KEYS, how="left")
+    if evaluations is not None:
+        out["evaluations_per_sample"] = out["variant"].map(evaluations)
+        out["median_evaluations"] = out["median"] * out["evaluations_per_sample"]
+    return out
+
+
+def ratio_table(summary: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Per setting and baseline: how many times fewer samples the reference needs.
+
+    ``ratio_median`` = median_b / median_ref (``bound_median`` "=" exact, ">" a lower bound
+    budget_b / median_ref because b did not reach τ, "none": no ratio, the reference did not
+    reach it); the same for the worst seeds, and, when ``summary`` has
+    ``evaluations_per_sample``, for the median counted in utility evaluations
+    (``ratio_evaluations``, ``bound_evaluations``).
+    """
+    rows = []
+    for key, group in summary.groupby(["n_agents", "mechanism"], sort=False):
+        ref = group[group["variant"] == reference]
+        if ref.empty:
+            raise ValueError(f"reference variant {reference!r} missing for setting {key}")
+        ref = ref.iloc[0]
+        for _, row in group[group["variant"] != reference].iterrows():
+            out = {"n_agents": key[0], "mechanism": key[1], "variant": row["variant"]}
+            for stat in ("median", "worst"):
+                ratio, bound = _ratio(row[stat], row["budget"], ref[stat])
+                out[f"ratio_{stat}"] = ratio
+                out[f"bound_{stat}"] = bound
+            if "evaluations_per_sample" in row:
+                ratio, bound = _ratio(row["median"] * row["evaluations_per_sample"],
+                                      row["budget"] * row["evaluations_per_sample"],
+                                      ref["median"] * ref["evaluations_per_sample"])
+                out["ratio_evaluations"] = ratio
+                out["bound_evaluations"] = bound
+            rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def _ratio(baseline: float, budget: float, reference: float) -> tuple[float, str]:
+    if math.isnan(reference):
+        return math.nan, "none"
+    if math.isnan(baseline):
+        return budget / reference, ">"
+    return baseline / reference, "="
+
+
+def band(per_point: pd.DataFrame) -> pd.DataFrame:
+    """Per (variant, N, mechanism, samples): mean, min and max over seeds of the worst-agent
+    distance (the figure's line and band)."""
+    return (per_point.groupby(KEYS + ["samples"], sort=True)["l2"]
+            .agg(mean="mean", low="min", high="max").reset_index())
+
+
+# --- PPO (outside rule all) ----------------------------------------------------------------------
+
+
+def ppo_summary(trajectory: pd.DataFrame, finals: pd.DataFrame, reference: pd.DataFrame,
+                tolerance: float) -> pd.DataFrame:
+    """PPO's summary per (N, mechanism), as :func:`summary_table`, with the reference learner's
+    median samples in the same setting and the ratio against it (NaN where it has none)."""
+    reach = reach_table(trajectory, tolerance)
+    summary = summary_table(reach, finals, {"ppo": 1})
+    final = reach.groupby(KEYS)["final_l2"].median().rename("final_l2_median").reset_index()
+    summary = summary.merge(final, on=KEYS)
+    ref = reference[["n_agents", "mechanism", "median"]].rename(
+        columns={"median": "reference_median"})
+    summary = summary.merge(ref, on=["n_agents", "mechanism"], how="left")
+    bounds = [_ratio(m, b, r) for m, b, r in zip(summary["median"], summary["budget"],
+                                                  summary["reference_median"], strict=True)]
+    summary["ratio_median"] = [r for r, _ in bounds]
+    summary["bound_median"] = [b for _, b in bounds]
+    return summary
