@@ -1,4 +1,4 @@
-"""Tests for diffauction.experiments.config: validation messages, defaults, loading, sweep expansion."""
+"""Tests for diffauction.experiments.config: validation messages, defaults, loading, sweeps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for diffauction.equilibria.closed_form: closed forms, revenue equivalence, Monte Carlo checks."""
+"""Tests for diffauction.equilibria.closed_form: closed forms, revenue equivalence, Monte Carlo."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Closed forms of the non-linear and asymmetric settings (diffauction.equilibria.closed_form, issue 4)."""
+"""Closed forms of the non-linear and asymmetric settings (equilibria.closed_form, issue 4)."""
 
 from __future__ import annotations
 

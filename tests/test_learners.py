@@ -1,4 +1,5 @@
-"""Tests for diffauction.learning.trainer: gradient paths, non-cooperation, determinism, convergence."""
+"""Tests for diffauction.learning.trainer: gradient paths, non-cooperation, determinism,
+convergence."""
 
 from __future__ import annotations
 

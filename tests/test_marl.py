@@ -1,4 +1,5 @@
-"""Smoke tests for diffauction.learning.ppo: independent PPO (TorchRL) on the PettingZoo auction env.
+"""Smoke tests for diffauction.learning.ppo: independent PPO (TorchRL) on the PettingZoo
+auction env.
 
 Needs the optional extra ``[marl]`` (torchrl, tensordict); skipped without it.
 """

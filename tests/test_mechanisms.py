@@ -1,4 +1,4 @@
-"""Tests for diffauction.game.mechanisms: hard outcomes, smoothed relaxations and their gradients."""
+"""Tests for diffauction.game.mechanisms: hard outcomes, smoothed relaxations, their gradients."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for diffauction.game.policies: bounds, batching, shared weights, pre-training, bad specs."""
+"""Tests for diffauction.game.policies: bounds, batching, shared weights, pre-training, specs."""
 
 from __future__ import annotations
 

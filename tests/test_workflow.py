@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
-from workflow_utils import REPO, dry_run_with_config, snakemake, workflow_copy
+from workflow_utils import REPO, dry_run_with_config, planned_jobs, snakemake, workflow_copy
 
 TINY = REPO / "tests" / "data" / "tiny_config.yaml"
 needs_latex = pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed")
@@ -84,26 +84,6 @@ def test_tiny_config_end_to_end_to_pdf(tmp_path):
     assert "figure_week4" in text and "rule train" not in text and "rule analyze" not in text
 
 
-def planned_jobs(result) -> dict[str, int]:
-    """Rule → job count from a dry run's job-stats table."""
-    text = result.stdout + result.stderr
-    jobs, inside = {}, False
-    for line in text.splitlines():
-        if line.startswith("job ") and "count" in line:
-            inside = True
-            continue
-        if inside:
-            parts = line.split()
-            if not parts or parts[0].startswith("-"):
-                if parts and parts[0] == "total":
-                    break
-                continue
-            if parts[0] == "total":
-                break
-            jobs[parts[0]] = int(parts[1])
-    return jobs
-
-
 @pytest.mark.slow
 @needs_latex
 def test_rerun_precision_after_a_full_build(tmp_path):
@@ -128,7 +108,7 @@ def test_rerun_precision_after_a_full_build(tmp_path):
 
     config["experiments"]["tradeoff"]["steps"] -= 1
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    style = work / "src" / "diffauction" / "plotstyle.py"
+    style = work / "src" / "diffauction" / "figures" / "style.py"
     style.write_text(style.read_text() + "\n# a style tweak\n")
     plan = snakemake(work, "-n", "--cores", "1")
     jobs = planned_jobs(plan)

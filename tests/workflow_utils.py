@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# the package sources travel too: rules list plotting and analysis modules as inputs
+# the package sources travel too: every rule lists the package layers its script runs as inputs
 WORKFLOW_FILES = ["Snakefile", "workflow", "config", "profiles", "paper/report.tex",
                   "paper/sections", "figures/README.md", "paper/generated/README.md", "src"]
 
@@ -43,3 +43,23 @@ def dry_run_with_config(tmp_path: Path, config: dict) -> tuple[subprocess.Comple
     work = workflow_copy(tmp_path / "work", bad)
     result = snakemake(work, "-n", "--cores", "1")
     return result, result.stdout + result.stderr
+
+
+def planned_jobs(result) -> dict[str, int]:
+    """Rule → job count from a dry run's job-stats table."""
+    text = result.stdout + result.stderr
+    jobs, inside = {}, False
+    for line in text.splitlines():
+        if line.startswith("job ") and "count" in line:
+            inside = True
+            continue
+        if inside:
+            parts = line.split()
+            if not parts or parts[0].startswith("-"):
+                if parts and parts[0] == "total":
+                    break
+                continue
+            if parts[0] == "total":
+                break
+            jobs[parts[0]] = int(parts[1])
+    return jobs

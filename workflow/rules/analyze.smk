@@ -2,6 +2,7 @@ rule analyze:
     input:
         trajectory="results/{experiment}/trajectory.csv",
         summary="results/{experiment}/runs.csv",
+        code=code(*BELOW_REPORT),
     output:
         metrics=report(
             "results/{experiment}/metrics.csv",
@@ -20,6 +21,8 @@ rule analyze:
 
 
 rule smoothed_theory:
+    input:
+        code=code("equilibria", "experiments"),
     output:
         table=report(
             "results/overshading/smoothed_equilibrium.csv",
@@ -49,6 +52,7 @@ rule overshading_tables:
         sweep="results/overshading/metrics.csv",
         tradeoff="results/tradeoff/metrics.csv",
         annealing=expand("results/{experiment}/metrics.csv", experiment=ANNEALING),
+        code=code("equilibria", "experiments"),
     output:
         sweep=report(
             "results/overshading/sweep_summary.csv",

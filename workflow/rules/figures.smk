@@ -1,13 +1,12 @@
-# Figure rules list the shared style and the plotting code as inputs: a style change
-# reruns the figures and the report, nothing else.
-PLOT_CODE = ["src/diffauction/figures/style.py", "src/diffauction/figures/overshading.py"]
+# Figure rules list the figures layer (style and plotting code) as an input, code(): a style
+# change reruns the figures and the report, nothing else.
 
 
 rule figure_week4:
     input:
         trajectory="results/week4/trajectory.csv",
         summary="results/week4/runs.csv",
-        code=PLOT_CODE,
+        code=code("equilibria", "figures"),
     output:
         pdf="figures/week4_convergence.pdf",
         png=report(
@@ -28,7 +27,7 @@ rule figure_overshading_theory:
     input:
         sweep="results/overshading/sweep_summary.csv",
         table="results/overshading/smoothed_equilibrium.csv",
-        code=PLOT_CODE,
+        code=code("figures"),
     output:
         pdf="figures/overshading_theory.pdf",
         png=report(
@@ -51,7 +50,7 @@ rule figure_overshading_scaling:
         fit="results/overshading/gap_fit.csv",
         sweep="results/overshading/sweep_summary.csv",
         tradeoff="results/overshading/tradeoff_summary.csv",
-        code=PLOT_CODE,
+        code=code("figures"),
     output:
         pdf="figures/overshading_scaling.pdf",
         png=report(
@@ -71,7 +70,7 @@ rule figure_overshading_scaling:
 rule figure_overshading_annealing:
     input:
         trajectories=expand("results/{experiment}/trajectory.csv", experiment=ANNEALING),
-        code=PLOT_CODE,
+        code=code("figures"),
     output:
         pdf="figures/overshading_annealing.pdf",
         png=report(

@@ -25,7 +25,6 @@ if _missing_learners:
         f"learners {REPORT_LEARNERS}; missing: {_missing_learners}"
     )
 LEARNER_LABELS = learner_labels(COMPARISON)
-LEARNERS_CODE = ["src/diffauction/experiments/learners.py", "src/diffauction/learning/baselines.py"]
 LEARNERS_GENERATED = [
     "paper/generated/learners.tex",
     "paper/generated/learners_tables.tex",
@@ -35,6 +34,8 @@ LEARNERS_FIGURES = ["figures/learners_comparison.pdf"]
 
 
 rule learners_train:
+    input:
+        code=code(*BELOW_REPORT),
     output:
         trajectory="results/learners/{variant}/trajectory.csv",
         final="results/learners/{variant}/final.csv",
@@ -59,6 +60,7 @@ rule learners_aggregate:
         ),
         finals=expand("results/learners/{variant}/final.csv", variant=LEARNER_VARIANTS),
         walls=expand("results/benchmarks/learners/{variant}.wall.csv", variant=LEARNER_VARIANTS),
+        code=code(*BELOW_REPORT),
     output:
         reach="results/learners/reach.csv",
         summary="results/learners/summary.csv",
@@ -77,7 +79,7 @@ rule learners_aggregate:
 rule figure_learners:
     input:
         band="results/learners/band.csv",
-        code=PLOT_CODE + LEARNERS_CODE,
+        code=code(*BELOW_REPORT, "figures"),
     output:
         pdf="figures/learners_comparison.pdf",
         png=report(
@@ -99,7 +101,7 @@ rule macros_learners:
     input:
         summary="results/learners/summary.csv",
         ratios="results/learners/ratios.csv",
-        code=LEARNERS_CODE + REPORT_CODE,
+        code=code(*BELOW_REPORT, "report"),
     output:
         macros="paper/generated/learners.tex",
         tables="paper/generated/learners_tables.tex",
@@ -116,7 +118,7 @@ rule learners_ppo:
         trajectory="results/learners/ppo/trajectory.csv",
         final="results/learners/ppo/final.csv",
         summary="results/learners/summary.csv",
-        code=LEARNERS_CODE,
+        code=code(*BELOW_REPORT),
     output:
         "results/learners/ppo.csv",
     params:
@@ -138,7 +140,7 @@ def ppo_summary_text(wildcards):
 
 rule macros_learners_ppo:
     input:
-        code=LEARNERS_CODE + REPORT_CODE,
+        code=code(*BELOW_REPORT, "report"),
     output:
         "paper/generated/learners_ppo.tex",
     params:

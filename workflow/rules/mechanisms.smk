@@ -3,7 +3,6 @@
 # training job per mechanism, then convergence/outcome tables, figures and the report's macros.
 MECHANISM_SETTINGS = config["mechanism_comparison"]
 COMPARED = MECHANISM_SETTINGS["mechanisms"]
-MECHANISM_CODE = PLOT_CODE + ["src/diffauction/figures/mechanisms.py"]
 
 
 wildcard_constraints:
@@ -11,6 +10,8 @@ wildcard_constraints:
 
 
 rule mechanism_train:
+    input:
+        code=code(*SIMULATION),
     output:
         trajectory="results/mechanisms/{mechanism}/trajectory.csv",
         runs="results/mechanisms/{mechanism}/runs.csv",
@@ -27,6 +28,8 @@ rule mechanism_train:
 
 
 rule mechanism_gradient_noise:
+    input:
+        code=code(*SIMULATION),
     output:
         report(
             "results/mechanisms/gradient_noise.csv",
@@ -49,6 +52,7 @@ rule mechanism_analysis:
     input:
         trajectories=expand("results/mechanisms/{mechanism}/trajectory.csv", mechanism=COMPARED),
         runs=expand("results/mechanisms/{mechanism}/runs.csv", mechanism=COMPARED),
+        code=code(*SIMULATION),
     output:
         per_run="results/mechanisms/convergence_runs.csv",
         summary=report(
@@ -81,7 +85,7 @@ rule figure_mechanism_convergence:
         curves="results/mechanisms/l2_curves.csv",
         summary="results/mechanisms/convergence_summary.csv",
         noise="results/mechanisms/gradient_noise.csv",
-        code=MECHANISM_CODE,
+        code=code(*SIMULATION, "figures"),
     output:
         pdf="figures/mechanisms_convergence.pdf",
         png=report(
@@ -101,7 +105,7 @@ rule figure_mechanism_convergence:
 rule figure_mechanism_bids:
     input:
         runs="results/mechanisms/runs.csv",
-        code=MECHANISM_CODE,
+        code=code(*SIMULATION, "figures"),
     output:
         pdf="figures/mechanisms_bids.pdf",
         png=report(
@@ -125,7 +129,7 @@ rule macros_mechanisms:
         outcomes="results/mechanisms/outcomes.csv",
         noise="results/mechanisms/gradient_noise.csv",
         runs="results/mechanisms/runs.csv",
-        code=REPORT_CODE + ["src/diffauction/report/mechanisms.py"],
+        code=code(*SIMULATION, "report"),
     output:
         macros="paper/generated/mechanisms.tex",
         convergence="paper/generated/mechanisms_convergence.tex",

@@ -3,6 +3,8 @@
 
 
 rule train:
+    input:
+        code=code(*BELOW_REPORT),
     output:
         trajectory="results/{experiment}/blocks/{block}/trajectory.csv",
         summary="results/{experiment}/blocks/{block}/runs.csv",
@@ -27,6 +29,7 @@ rule merge_blocks:
         summary=lambda w: expand(
             "results/{{experiment}}/blocks/{block}/runs.csv", block=training_blocks(w.experiment)
         ),
+        code=code(*BELOW_REPORT),
     output:
         trajectory="results/{experiment}/trajectory.csv",
         summary="results/{experiment}/runs.csv",
