@@ -3,56 +3,21 @@ of a layer reruns exactly the jobs whose scripts reach that layer, and what depe
 
 from __future__ import annotations
 
-import ast
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from workflow_utils import REPO, planned_jobs, snakemake, workflow_copy
 
-TINY = REPO / "tests" / "data" / "tiny_config.yaml"
-LAYERS = ["game", "equilibria", "learning", "analysis", "experiments", "report", "figures"]
-# a layer's files outside its folder (common.smk, _LAYER_EXTRAS)
-LAYER_OF_MODULE = {"env": "learning", "schemas": "experiments"}
+sys.path.insert(0, str(REPO / "workflow" / "lib"))
+from code_inputs import LAYERS, script_layers  # noqa: E402
 
+TINY = REPO / "tests" / "data" / "tiny_config.yaml"
+SRC = REPO / "src"
 BELOW_REPORT = {"game", "equilibria", "learning", "analysis", "experiments"}
-SIMULATION = {"game", "equilibria", "learning", "experiments"}  # experiments.mechanisms
-# rule → the layers its script reaches through its imports: the specification of the code inputs
-RULE_LAYERS = {
-    "train": BELOW_REPORT,
-    "merge_blocks": BELOW_REPORT,
-    "analyze": BELOW_REPORT,
-    "smoothed_theory": {"equilibria", "experiments"},
-    "overshading_tables": {"equilibria", "experiments"},
-    "figure_week4": {"equilibria", "figures"},
-    "figure_overshading_theory": {"figures"},
-    "figure_overshading_scaling": {"figures"},
-    "figure_overshading_annealing": {"figures"},
-    "mechanism_train": SIMULATION,
-    "mechanism_gradient_noise": SIMULATION,
-    "mechanism_analysis": SIMULATION,
-    "figure_mechanism_convergence": SIMULATION | {"figures"},
-    "figure_mechanism_bids": SIMULATION | {"figures"},
-    "macros_mechanisms": SIMULATION | {"report"},
-    "nonlinear_tables": BELOW_REPORT,
-    "figure_nonlinear_asymmetric": {"figures"},
-    "figure_nonlinear_bids": {"figures"},
-    "figure_nonlinear_convergence": {"figures"},
-    "macros_nonlinear": {"game", "equilibria", "report"},
-    "learners_train": BELOW_REPORT,
-    "learners_aggregate": BELOW_REPORT,
-    "learners_ppo": BELOW_REPORT,
-    "figure_learners": BELOW_REPORT | {"figures"},
-    "macros_learners": BELOW_REPORT | {"report"},
-    "macros_learners_ppo": BELOW_REPORT | {"report"},
-    "macros_week4": {"equilibria", "report"},
-    "macros_overshading": {"equilibria", "report"},
-    "provenance": {"equilibria", "report"},
-    "paper": set(),
-    "all": set(),
-}
 
 
 def rule_scripts() -> dict[str, str | None]:
@@ -67,50 +32,28 @@ def rule_scripts() -> dict[str, str | None]:
     return scripts
 
 
-def _imports(path: Path, package: str) -> list[str]:
-    """The diffauction modules (and maybe attributes) a file imports, absolute."""
-    names = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                module = ".".join(base + ([module] if module else []))
-            if module.split(".")[0] == "diffauction":
-                names += [module] + [f"{module}.{alias.name}" for alias in node.names]
-        elif isinstance(node, ast.Import):
-            names += [a.name for a in node.names if a.name.split(".")[0] == "diffauction"]
-    return names
+def rule_layers() -> dict[str, set[str]]:
+    """Rule → the layers its script reaches (what its `code` input lists)."""
+    return {rule: script_layers(REPO / "workflow" / "scripts" / script, SRC) if script else set()
+            for rule, script in rule_scripts().items()}
 
 
-def reached_layers(script: Path) -> set[str]:
-    """The package layers a script reaches: every module it imports, directly or through the
-    modules it imports (parent packages included), mapped to its layer."""
-    src = REPO / "src"
-    seen, todo = set(), [(script, "")]
-    while todo:
-        path, module = todo.pop()
-        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for name in _imports(path, package):
-            parts = name.split(".")
-            for i in range(2, len(parts) + 1):
-                sub = ".".join(parts[:i])
-                base = src.joinpath(*parts[:i])
-                found = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
-                if found.exists() and sub not in seen:
-                    seen.add(sub)
-                    todo.append((found, sub))
-    layers = {LAYER_OF_MODULE.get(m.split(".")[1], m.split(".")[1]) for m in seen}
-    return layers & set(LAYERS)
-
-
-def test_rule_layers_are_what_the_scripts_import():
-    """The specification above matches the imports (update both when an import changes)."""
-    scripts = rule_scripts()
-    assert set(scripts) == set(RULE_LAYERS), set(scripts) ^ set(RULE_LAYERS)
-    for rule, script in scripts.items():
-        reached = reached_layers(REPO / "workflow" / "scripts" / script) if script else set()
-        assert reached == RULE_LAYERS[rule], (rule, script, sorted(reached))
+def test_script_layers_follow_the_imports():
+    """The layers a script reaches are its imports' layers and everything those import: training
+    reaches every layer below the report, a figure script of tidy tables only the figures, and no
+    script's layers break the layer order (a script reaching a layer reaches no layer above it
+    unless it imports that one itself)."""
+    layers = rule_layers()
+    assert layers["train"] == BELOW_REPORT
+    assert layers["analyze"] == BELOW_REPORT
+    assert layers["figure_overshading_theory"] == {"figures"}
+    assert layers["figure_learners"] >= {"figures", "experiments", "learning"}
+    assert layers["macros_learners"] >= {"report", "experiments"}
+    assert "figures" not in layers["macros_week4"] and "report" not in layers["figure_week4"]
+    assert layers["paper"] == set() and layers["all"] == set()
+    for rule, reached in layers.items():
+        if reached & {"report", "figures"}:
+            assert rule.startswith(("macros_", "figure_", "provenance")), (rule, reached)
 
 
 def jobs_inputs(result) -> dict[str, set[str]]:
@@ -135,8 +78,9 @@ def test_code_inputs_are_the_layers_the_rules_reach(tmp_path):
     result = snakemake(work, "-n", "--cores", "1", "--forceall", "all", "results/learners/ppo.csv")
     assert result.returncode == 0, result.stderr[-3000:]
     inputs = jobs_inputs(result)
-    assert set(inputs) == set(RULE_LAYERS), set(inputs) ^ set(RULE_LAYERS)
-    for rule, layers in RULE_LAYERS.items():
+    expected_layers = rule_layers()
+    assert set(inputs) == set(expected_layers), set(inputs) ^ set(expected_layers)
+    for rule, layers in expected_layers.items():
         expected = set()
         for layer in layers:
             expected |= {str(p.relative_to(work)) for p in (package / layer).glob("*.py")}
@@ -187,6 +131,7 @@ def test_editing_a_layer_reruns_exactly_what_reaches_it(tmp_path):
     assert planned_jobs(snakemake(work, "-n", "--cores", "1")) == {}
 
     edges = rule_graph(work)
+    specification = rule_layers()
     in_dag = {rule for edge in edges for rule in edge}
     for layer in LAYERS:
         module = sorted((work / "src" / "diffauction" / layer).glob("*.py"))[-1]
@@ -195,7 +140,7 @@ def test_editing_a_layer_reruns_exactly_what_reaches_it(tmp_path):
         os.utime(module, (later, later))
         jobs = set(planned_jobs(snakemake(work, "-n", "--cores", "1")))
         os.utime(module, (before, before))
-        direct = {rule for rule, layers in RULE_LAYERS.items() if layer in layers} & in_dag
+        direct = {rule for rule, layers in specification.items() if layer in layers} & in_dag
         assert jobs == downstream(direct, edges), (layer, sorted(jobs))
         if layer == "learning":
             assert {"train", "analyze", "figure_week4", "paper"} <= jobs

@@ -2,7 +2,7 @@ rule analyze:
     input:
         trajectory="results/{experiment}/trajectory.csv",
         summary="results/{experiment}/runs.csv",
-        code=code(*BELOW_REPORT),
+        code=code("analyze.py"),
     output:
         metrics=report(
             "results/{experiment}/metrics.csv",
@@ -22,7 +22,7 @@ rule analyze:
 
 rule smoothed_theory:
     input:
-        code=code("equilibria", "experiments"),
+        code=code("smoothed_theory.py"),
     output:
         table=report(
             "results/overshading/smoothed_equilibrium.csv",
@@ -52,7 +52,7 @@ rule overshading_tables:
         sweep="results/overshading/metrics.csv",
         tradeoff="results/tradeoff/metrics.csv",
         annealing=expand("results/{experiment}/metrics.csv", experiment=ANNEALING),
-        code=code("equilibria", "experiments"),
+        code=code("overshading_tables.py"),
     output:
         sweep=report(
             "results/overshading/sweep_summary.csv",

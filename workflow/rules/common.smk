@@ -1,6 +1,6 @@
 # Config validation at load time and the small helpers the rules share.
-import glob
 import sys
+from pathlib import Path
 
 from diffauction.experiments.config import ConfigError, count_runs, resolve_experiment, validate_config
 
@@ -22,38 +22,17 @@ if _missing:
     )
 ANNEALING = ["annealing_n2", "annealing_n5"]
 
-# The package's layers (pyproject.toml, import-linter): game < equilibria < learning < analysis <
-# experiments < report | figures, io under all. Every rule that runs package code lists the layers
-# its script reaches through its imports (directly or through the modules it imports) as `code`
-# inputs, so editing a file of a layer reruns exactly the jobs whose code can see it and what
-# depends on them. tests/test_rerun.py checks the lists against the imports.
-PACKAGE = "src/diffauction"
-LAYERS = ["game", "equilibria", "learning", "analysis", "experiments", "report", "figures"]
-# files outside a layer's folder that belong to it: the environment learning/ppo.py wraps, and the
-# config schema experiments/config.py validates against
-_LAYER_EXTRAS = {"learning": ["env.py"], "experiments": ["schemas/*.yaml"]}
+# Every rule that runs package code lists, as its `code` input, the files of every layer its script
+# reaches through its imports (workflow/lib/code_inputs.py), so editing a file of a layer reruns
+# exactly the jobs whose code can see it and what depends on them (tests/test_rerun.py).
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "lib"))
+from code_inputs import layer_files, script_layers  # noqa: E402
 
 
-def code(*layers):
-    """The package files of ``layers`` (every ``*.py`` under ``src/diffauction/<layer>/``, plus
-    ``env.py`` for learning and ``schemas/*.yaml`` for experiments) and of what all layers share
-    (``io.py``, ``__init__.py``), sorted. Globbed when the workflow loads, so modules added to a
-    layer are inputs at once. For a rule's ``code=`` input: list the layers its script imports
-    and the layers those imports reach."""
-    unknown = [layer for layer in layers if layer not in LAYERS]
-    if unknown:
-        raise ValueError(f"code(): unknown layers {unknown}; the layers are {LAYERS}")
-    files = {f"{PACKAGE}/io.py", f"{PACKAGE}/__init__.py"}
-    for layer in layers:
-        files.update(glob.glob(f"{PACKAGE}/{layer}/**/*.py", recursive=True))
-        for pattern in _LAYER_EXTRAS.get(layer, []):
-            files.update(glob.glob(f"{PACKAGE}/{pattern}"))
-    return sorted(files)
-
-
-# what the scripts reach, by the layers their imports touch (tests/test_rerun.py keeps it true)
-BELOW_REPORT = ["game", "equilibria", "learning", "analysis", "experiments"]  # training & co.
-SIMULATION = ["game", "equilibria", "learning", "experiments"]  # experiments.mechanisms
+def code(script):
+    """The package files a script of workflow/scripts/ runs (its layers, io.py, __init__.py)."""
+    src = Path("src")
+    return layer_files(script_layers(Path("workflow/scripts") / script, src), src / "diffauction")
 
 
 wildcard_constraints:

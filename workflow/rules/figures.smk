@@ -6,7 +6,7 @@ rule figure_week4:
     input:
         trajectory="results/week4/trajectory.csv",
         summary="results/week4/runs.csv",
-        code=code("equilibria", "figures"),
+        code=code("figure_week4.py"),
     output:
         pdf="figures/week4_convergence.pdf",
         png=report(
@@ -27,7 +27,7 @@ rule figure_overshading_theory:
     input:
         sweep="results/overshading/sweep_summary.csv",
         table="results/overshading/smoothed_equilibrium.csv",
-        code=code("figures"),
+        code=code("figure_overshading_theory.py"),
     output:
         pdf="figures/overshading_theory.pdf",
         png=report(
@@ -50,7 +50,7 @@ rule figure_overshading_scaling:
         fit="results/overshading/gap_fit.csv",
         sweep="results/overshading/sweep_summary.csv",
         tradeoff="results/overshading/tradeoff_summary.csv",
-        code=code("figures"),
+        code=code("figure_overshading_scaling.py"),
     output:
         pdf="figures/overshading_scaling.pdf",
         png=report(
@@ -70,7 +70,7 @@ rule figure_overshading_scaling:
 rule figure_overshading_annealing:
     input:
         trajectories=expand("results/{experiment}/trajectory.csv", experiment=ANNEALING),
-        code=code("figures"),
+        code=code("figure_overshading_annealing.py"),
     output:
         pdf="figures/overshading_annealing.pdf",
         png=report(

@@ -12,7 +12,7 @@
 import os
 import sys
 
-from diffauction.experiments.learners import learner_labels, variant_settings
+from diffauction.experiments.learners_settings import learner_labels, variant_settings
 
 COMPARISON = config["comparison"]
 LEARNER_VARIANTS = list(COMPARISON["learners"])
@@ -35,7 +35,7 @@ LEARNERS_FIGURES = ["figures/learners_comparison.pdf"]
 
 rule learners_train:
     input:
-        code=code(*BELOW_REPORT),
+        code=code("learners_train.py"),
     output:
         trajectory="results/learners/{variant}/trajectory.csv",
         final="results/learners/{variant}/final.csv",
@@ -60,7 +60,7 @@ rule learners_aggregate:
         ),
         finals=expand("results/learners/{variant}/final.csv", variant=LEARNER_VARIANTS),
         walls=expand("results/benchmarks/learners/{variant}.wall.csv", variant=LEARNER_VARIANTS),
-        code=code(*BELOW_REPORT),
+        code=code("learners_aggregate.py"),
     output:
         reach="results/learners/reach.csv",
         summary="results/learners/summary.csv",
@@ -79,7 +79,7 @@ rule learners_aggregate:
 rule figure_learners:
     input:
         band="results/learners/band.csv",
-        code=code(*BELOW_REPORT, "figures"),
+        code=code("learners_figure.py"),
     output:
         pdf="figures/learners_comparison.pdf",
         png=report(
@@ -101,7 +101,7 @@ rule macros_learners:
     input:
         summary="results/learners/summary.csv",
         ratios="results/learners/ratios.csv",
-        code=code(*BELOW_REPORT, "report"),
+        code=code("learners_macros.py"),
     output:
         macros="paper/generated/learners.tex",
         tables="paper/generated/learners_tables.tex",
@@ -118,7 +118,7 @@ rule learners_ppo:
         trajectory="results/learners/ppo/trajectory.csv",
         final="results/learners/ppo/final.csv",
         summary="results/learners/summary.csv",
-        code=code(*BELOW_REPORT),
+        code=code("learners_ppo.py"),
     output:
         "results/learners/ppo.csv",
     params:
@@ -140,7 +140,7 @@ def ppo_summary_text(wildcards):
 
 rule macros_learners_ppo:
     input:
-        code=code(*BELOW_REPORT, "report"),
+        code=code("learners_macros_ppo.py"),
     output:
         "paper/generated/learners_ppo.tex",
     params:

@@ -11,7 +11,7 @@ wildcard_constraints:
 
 rule mechanism_train:
     input:
-        code=code(*SIMULATION),
+        code=code("mechanism_train.py"),
     output:
         trajectory="results/mechanisms/{mechanism}/trajectory.csv",
         runs="results/mechanisms/{mechanism}/runs.csv",
@@ -29,7 +29,7 @@ rule mechanism_train:
 
 rule mechanism_gradient_noise:
     input:
-        code=code(*SIMULATION),
+        code=code("mechanism_gradient_noise.py"),
     output:
         report(
             "results/mechanisms/gradient_noise.csv",
@@ -52,7 +52,7 @@ rule mechanism_analysis:
     input:
         trajectories=expand("results/mechanisms/{mechanism}/trajectory.csv", mechanism=COMPARED),
         runs=expand("results/mechanisms/{mechanism}/runs.csv", mechanism=COMPARED),
-        code=code(*SIMULATION),
+        code=code("mechanism_analysis.py"),
     output:
         per_run="results/mechanisms/convergence_runs.csv",
         summary=report(
@@ -85,7 +85,7 @@ rule figure_mechanism_convergence:
         curves="results/mechanisms/l2_curves.csv",
         summary="results/mechanisms/convergence_summary.csv",
         noise="results/mechanisms/gradient_noise.csv",
-        code=code(*SIMULATION, "figures"),
+        code=code("figure_mechanism_convergence.py"),
     output:
         pdf="figures/mechanisms_convergence.pdf",
         png=report(
@@ -105,7 +105,7 @@ rule figure_mechanism_convergence:
 rule figure_mechanism_bids:
     input:
         runs="results/mechanisms/runs.csv",
-        code=code(*SIMULATION, "figures"),
+        code=code("figure_mechanism_bids.py"),
     output:
         pdf="figures/mechanisms_bids.pdf",
         png=report(
@@ -129,7 +129,7 @@ rule macros_mechanisms:
         outcomes="results/mechanisms/outcomes.csv",
         noise="results/mechanisms/gradient_noise.csv",
         runs="results/mechanisms/runs.csv",
-        code=code(*SIMULATION, "report"),
+        code=code("macros_mechanisms.py"),
     output:
         macros="paper/generated/mechanisms.tex",
         convergence="paper/generated/mechanisms_convergence.tex",

@@ -21,7 +21,7 @@ rule nonlinear_tables:
         metrics=expand("results/{experiment}/metrics.csv", experiment=NONLINEAR),
         runs=expand("results/{experiment}/runs.csv", experiment=NONLINEAR),
         trajectories=expand("results/{experiment}/trajectory.csv", experiment=NONLINEAR),
-        code=code(*BELOW_REPORT),
+        code=code("nonlinear_tables.py"),
     output:
         summary=report(
             "results/nonlinear/summary.csv",
@@ -52,7 +52,7 @@ rule figure_nonlinear_asymmetric:
     input:
         bids="results/nonlinear/bid_functions.csv",
         revenue="results/nonlinear/revenue.csv",
-        code=code("figures"),
+        code=code("figure_nonlinear_asymmetric.py"),
     output:
         pdf="figures/nonlinear_asymmetric.pdf",
         png=report(
@@ -72,7 +72,7 @@ rule figure_nonlinear_asymmetric:
 rule figure_nonlinear_bids:
     input:
         bids="results/nonlinear/bid_functions.csv",
-        code=code("figures"),
+        code=code("figure_nonlinear_bids.py"),
     output:
         pdf="figures/nonlinear_bids.pdf",
         png=report(
@@ -92,7 +92,7 @@ rule figure_nonlinear_bids:
 rule figure_nonlinear_convergence:
     input:
         convergence="results/nonlinear/convergence.csv",
-        code=code("figures"),
+        code=code("figure_nonlinear_convergence.py"),
     output:
         pdf="figures/nonlinear_convergence.pdf",
         png=report(
@@ -115,7 +115,7 @@ rule macros_nonlinear:
     input:
         summary="results/nonlinear/summary.csv",
         revenue="results/nonlinear/revenue.csv",
-        code=code("game", "equilibria", "report"),
+        code=code("macros_nonlinear.py"),
     output:
         macros="paper/generated/nonlinear.tex",
         table="paper/generated/nonlinear_table.tex",

@@ -32,7 +32,7 @@ rule macros_week4:
     input:
         summary="results/week4/runs.csv",
         metrics="results/week4/metrics.csv",
-        code=code("equilibria", "report"),
+        code=code("macros_week4.py"),
     output:
         "paper/generated/week4.tex",
     params:
@@ -52,7 +52,7 @@ rule macros_overshading:
         sweep="results/overshading/sweep_summary.csv",
         tradeoff="results/overshading/tradeoff_summary.csv",
         annealing="results/overshading/annealing_summary.csv",
-        code=code("equilibria", "report"),
+        code=code("macros_overshading.py"),
     output:
         macros="paper/generated/overshading.tex",
         sweep="paper/generated/overshading_sweep.tex",
@@ -76,7 +76,7 @@ rule macros_overshading:
 rule provenance:
     input:
         runs=expand("results/{experiment}/runs.csv", experiment=EXPERIMENTS),
-        code=code("equilibria", "report"),
+        code=code("provenance.py"),
     output:
         "paper/generated/provenance.tex",
     log:

@@ -4,7 +4,7 @@
 
 rule train:
     input:
-        code=code(*BELOW_REPORT),
+        code=code("train.py"),
     output:
         trajectory="results/{experiment}/blocks/{block}/trajectory.csv",
         summary="results/{experiment}/blocks/{block}/runs.csv",
@@ -29,7 +29,7 @@ rule merge_blocks:
         summary=lambda w: expand(
             "results/{{experiment}}/blocks/{block}/runs.csv", block=training_blocks(w.experiment)
         ),
-        code=code(*BELOW_REPORT),
+        code=code("merge_blocks.py"),
     output:
         trajectory="results/{experiment}/trajectory.csv",
         summary="results/{experiment}/runs.csv",
