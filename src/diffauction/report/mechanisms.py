@@ -1,7 +1,7 @@
 r"""Numbers and tables of the report section "Mechanism comparison", from the tables
-:mod:`diffauction.experiments.mechanisms` writes. Macro names start with ``Mech``; every compared mechanism
-has its own block (``\MechFirstPriceSteps`` …), and a mechanism left out of the configuration gets
-``--`` so the section still compiles.
+:mod:`diffauction.experiments.mechanisms` writes. Macro names start with ``Mech``; every
+compared mechanism has its own block (``\MechFirstPriceSteps`` …), and a mechanism left out of
+the configuration gets ``--`` so the section still compiles.
 """
 
 from __future__ import annotations
