@@ -1,4 +1,5 @@
-"""Tests for diffauction.game.policies: bounds, batching, shared weights, pre-training, bad specs."""
+"""Tests for diffauction.game.policies: bounds, batching, shared weights, pre-training, bad
+specs."""
 
 from __future__ import annotations
 

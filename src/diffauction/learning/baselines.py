@@ -1,11 +1,13 @@
 """Baseline learners on the *hard* auction (no smoothing), batched over ``[runs, batch, agents]``.
 
 ANCHORS.md §3 lists the learners the field compares the smoothed gradient against. This module
-implements three of them with the smoothed trainer's conventions (:mod:`diffauction.learning.trainer`):
+implements three of them with the smoothed trainer's conventions
+(:mod:`diffauction.learning.trainer`); NPGA and REINFORCE *are* that trainer, with their own
+gradient estimators (:mod:`diffauction.learning.estimators`), so they take any policy:
 
-* every run has its own ``torch.Generator`` seeded by the run's seed and draws everything it
-  uses (values, perturbations, bid noise) from it, so a run's trajectory does not depend on
-  which other runs share the batch;
+* every run draws everything it uses (values, perturbations, bid noise) from its own generators
+  seeded by the run's seed, so a run's trajectory does not depend on which other runs share
+  the batch;
 * agents learn non-cooperatively: agent i's update uses only its own utility and its own
   perturbation / bid noise, with the opponents' current strategies held fixed;
 * each learner returns a :class:`Trajectory`: recorded steps, parameters ``[K, runs, agents]``
@@ -18,8 +20,8 @@ Learners
                      perturbed slopes θ_i + σε per agent, each evaluated against the unperturbed
                      opponents on a common batch; g_i = mean_p((u_i^p − baseline_i)·ε_p,i)/σ; Adam.
 ``train_reinforce``  REINFORCE with a Gaussian bid policy b ~ N(w·v, s²) (bids clipped into
-                     [0, v_max] as in the PettingZoo env), batch-mean baseline, learnable or fixed
-                     s; Adam on (w, log s).
+                     [0, v_max] as in the PettingZoo env) against the opponents' mean bids,
+                     batch-mean baseline, learnable or fixed s; Adam on (w, log s).
 ``train_hedge``      multiplicative weights (Hedge) over a value-bin × bid-grid table with
                      full-information feedback: every grid bid's utility against the opponents'
                      sampled bids; weights ∝ exp(η · cumulative utility).
@@ -47,8 +49,9 @@ hedge          batch · agents         bid_points: full-information counterfactu
 ppo            frames · agents        1 (one env step per frame; epochs re-use the batch)
 =============  =====================  =====================================================
 
-The comparison of the report (:mod:`diffauction.experiments.learners`, ``config.yaml: comparison``) runs
-these learners with tuned settings; its table is the reference for their sample efficiency.
+The comparison of the report (:mod:`diffauction.experiments.learners`,
+``config.yaml: comparison``) runs these learners with tuned settings; its table is the reference
+for their sample efficiency.
 
 Ties
 ----
@@ -61,56 +64,25 @@ discrete bid grids (Hedge) and bids clipped at 0 (REINFORCE).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import torch
 
-from diffauction.game.mechanisms import Mechanism, highest_competing_bid, make_mechanism
+from diffauction.game.mechanisms import Mechanism, make_mechanism
+from diffauction.game.policies import LinearPolicy
 from diffauction.game.priors import make_prior, value_midpoints
-from diffauction.learning.trainer import DTYPES, Adam, RunBatch, resolve_device, train
+from diffauction.learning import recording
+from diffauction.learning.estimators import npga_estimate
+from diffauction.learning.hard_utility import (
+    competing_bids,
+    expected_hard_utility,
+    utility_against,
+)
+from diffauction.learning.recording import log_record_steps
+from diffauction.learning.trainer import DTYPES, RunBatch, TrainResult, resolve_device, train
 
 DEFAULT_PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
 LEARNERS = ("smoothed", "npga", "reinforce", "hedge", "ppo")
-
-
-# ------------------------------------------------------------------------------------------------
-# Hard utility against fixed opponents (expected over the tie-break coin)
-# ------------------------------------------------------------------------------------------------
-
-
-def competing_bids(bids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(m, k): each agent's highest competing bid m_i and the number k_i ≥ 1 of opponents at m_i.
-
-    ``bids`` is [..., agents]; both outputs have its shape (k as the bids' dtype).
-    """
-    n = bids.shape[-1]
-    m = highest_competing_bid(bids)
-    at_m = bids[..., None, :] == m[..., :, None]  # [..., i, j]: opponent j bids m_i
-    others = ~torch.eye(n, dtype=torch.bool, device=bids.device)
-    k = (at_m & others).sum(dim=-1).to(bids.dtype)
-    return m, k
-
-
-def utility_against(mechanism: Mechanism, values: torch.Tensor, bids: torch.Tensor,
-                    competing: torch.Tensor, ties: torch.Tensor) -> torch.Tensor:
-    """Hard utility of bidding ``bids`` against a fixed highest competing bid, ties in expectation.
-
-    Allocation x = 1 if b > m, 1/(k+1) if b = m (k opponents tied at m), else 0; payment from the
-    mechanism's own rule ``payments(b, x, m)`` (linear in x, so this is the expectation over the
-    tie-break). All arguments broadcast against each other, e.g. a bid grid ``[G]`` against
-    values/competing bids ``[runs, batch, agents, 1]``.
-    """
-    x = torch.where(bids > competing, 1.0, torch.where(bids == competing, 1.0 / (ties + 1.0), 0.0))
-    x = x.to(torch.result_type(values, bids))
-    return values * x - mechanism.payments(bids, x, competing)
-
-
-def expected_hard_utility(mechanism: Mechanism, values: torch.Tensor,
-                          bids: torch.Tensor) -> torch.Tensor:
-    """E_coin[``mechanism.hard_utility(values, bids)``] for a full bid profile [..., agents]."""
-    m, k = competing_bids(bids)
-    return utility_against(mechanism, values, bids, m, k)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -131,28 +103,17 @@ def _draw(kind: str, generators, shape: tuple[int, ...], dtype, device) -> torch
     return out
 
 
-def _record_steps(steps: int, record_every: int, record_steps=None) -> list[int]:
-    """Steps whose parameters are recorded: 0, every ``record_every``-th and the last one, or
-    0, the given ``record_steps`` (within 1..steps) and the last one."""
-    if record_steps is not None:
-        return sorted({0, steps} | {int(t) for t in record_steps if 1 <= int(t) <= steps})
-    return [0] + [t for t in range(1, steps + 1) if t % record_every == 0 or t == steps]
-
-
-def log_record_steps(steps: int, records: int) -> list[int]:
-    """About ``records`` steps spaced evenly in log(step) over 1..steps (for log-log plots)."""
-    if steps <= records:
-        return list(range(1, steps + 1))
-    points = torch.logspace(0.0, math.log10(steps), records, dtype=torch.float64)
-    return sorted({int(round(float(t))) for t in points} | {steps})
-
-
 def _w0_tensor(w0, runs: int, agents: int, dtype, device) -> torch.Tensor:
     """w0: a float (all runs and agents), a per-run list, or a [runs, agents] tensor/list."""
     w = torch.as_tensor(w0, dtype=dtype, device=device)
     if w.dim() == 1:
         w = w[:, None]
     return w.expand(runs, agents).clone()
+
+
+def _w0_list(w0, runs: int) -> list[float]:
+    """A per-run w0 list from a float or a per-run list (the one loop's ``RunBatch.w0``)."""
+    return _w0_tensor(w0, runs, 1, torch.float64, "cpu")[:, 0].tolist()
 
 
 @dataclass
@@ -204,63 +165,53 @@ class NPGAConfig:
 
 def npga_gradient(mechanism: Mechanism, values: torch.Tensor, theta: torch.Tensor,
                   eps: torch.Tensor, sigma: float, baseline: str = "current") -> torch.Tensor:
-    """ES pseudo-gradient per run and agent, [runs, agents].
+    """ES pseudo-gradient per run and agent, [runs, agents], for linear bids (the engine's
+    :func:`~diffauction.learning.estimators.npga_estimate` with the linear policy).
 
     ``values`` [runs, batch, agents], ``theta`` [runs, agents], ``eps`` [runs, population, agents].
     Population member p of agent i bids (θ_i + σε_p,i)·v_i against the *unperturbed* opponents
     θ_j·v_j, so u_i^p depends on ε_p,i alone: agent i's gradient uses only its own perturbations.
     """
-    base_bids = theta[:, None, :] * values  # [R, B, N]
-    m, k = competing_bids(base_bids)
-    perturbed = (theta[:, None, :] + sigma * eps)[:, :, None, :] * values[:, None]  # [R, P, B, N]
-    u = utility_against(mechanism, values[:, None], perturbed, m[:, None], k[:, None]).mean(2)
-    if baseline == "current":
-        b = utility_against(mechanism, values, base_bids, m, k).mean(1)[:, None, :]  # [R, 1, N]
-    elif baseline == "mean":
-        b = u.mean(1, keepdim=True)
-    else:
-        raise ValueError(f"baseline: unknown {baseline!r}; allowed: ['current', 'mean']")
-    return ((u - b) * eps).mean(1) / sigma
+    return npga_estimate(LinearPolicy(theta), mechanism, values, theta, eps, sigma, baseline)
+
+
+def _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every, record_steps,
+               gradient: str, options: dict, policy: dict | None) -> RunBatch:
+    """The :class:`RunBatch` of a baseline learner: constant learning rate ``cfg.lr``, Adam."""
+    runs = len(seeds)
+    return RunBatch(
+        n_agents=n_agents, seeds=list(seeds), beta_start=[1.0] * runs, beta_end=[1.0] * runs,
+        lr_start=[cfg.lr] * runs, lr_end=[cfg.lr] * runs, w0=_w0_list(w0, runs),
+        batch_size=cfg.batch_size, steps=steps, mechanism=mechanism,
+        prior=dict(prior or DEFAULT_PRIOR), adam_betas=cfg.adam_betas, adam_eps=cfg.adam_eps,
+        record_every=record_every, record_steps=record_steps, gradient=gradient,
+        gradient_options=options, dtype=cfg.dtype, device=cfg.device,
+        policy=dict(policy or {"name": "linear"}))
+
+
+def _trajectory(learner: str, seeds, result: TrainResult, cfg, n_agents: int,
+                extras: dict | None = None) -> Trajectory:
+    per_step = cfg.samples_per_step(n_agents)
+    return Trajectory(
+        learner=learner, seeds=list(seeds), steps=result.steps, params=result.params,
+        samples=result.steps.to(torch.int64) * per_step, samples_per_step=per_step,
+        final=result.final, extras={**result.extras, **(extras or {})},
+        evaluations_per_sample=cfg.evaluations_per_sample(),
+    )
 
 
 def train_npga(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                config: NPGAConfig | None = None, prior: dict | None = None,
-               record_every: int = 1, record_steps=None) -> Trajectory:
-    """Run NPGA for ``len(seeds)`` independent runs in one batched program."""
+               record_every: int = 1, record_steps=None, policy: dict | None = None
+               ) -> Trajectory:
+    """NPGA for ``len(seeds)`` independent runs: the one training loop
+    (:func:`~diffauction.learning.trainer.train`) with ``gradient="npga"``; any ``policy``."""
     cfg = config or NPGAConfig()
-    device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
-    mech, pri = make_mechanism(mechanism), make_prior(prior or DEFAULT_PRIOR)
-    runs, batch, agents, pop = len(seeds), cfg.batch_size, n_agents, cfg.population
-    if cfg.antithetic and pop % 2:
-        raise ValueError(f"population: must be even with antithetic sampling, got {pop}")
-    generators = _generators(seeds, device)
-    theta = _w0_tensor(w0, runs, agents, dtype, device)
-    lr = torch.full((runs,), cfg.lr, dtype=dtype, device=device)
-    adam = Adam(theta, cfg.adam_betas, cfg.adam_eps)
-    per_step = cfg.samples_per_step(agents)
-
-    record = _record_steps(steps, record_every, record_steps)
-    hist = torch.empty((len(record), runs, agents), dtype=dtype)
-    hist[0] = theta.cpu()
-    k = 1
-    for t in range(1, steps + 1):
-        # one batch of values per run, then the population's perturbations, from its generator
-        values = pri.transform(_draw("rand", generators, (batch, agents), dtype, device))
-        if cfg.antithetic:
-            half = _draw("randn", generators, (pop // 2, agents), dtype, device)
-            eps = torch.cat([half, -half], dim=1)
-        else:
-            eps = _draw("randn", generators, (pop, agents), dtype, device)
-        grad = npga_gradient(mech, values, theta, eps, cfg.sigma, cfg.baseline)
-        adam.step(theta, grad, lr)
-        if k < len(record) and record[k] == t:
-            hist[k] = theta.cpu()
-            k += 1
-    return Trajectory(
-        learner="npga", seeds=list(seeds), steps=torch.tensor(record), params=hist,
-        samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
-        final=theta.cpu().clone(), evaluations_per_sample=cfg.evaluations_per_sample(),
-    )
+    options = {"population": cfg.population, "sigma": cfg.sigma, "baseline": cfg.baseline,
+               "antithetic": cfg.antithetic}
+    setup = _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every,
+                       record_steps, "npga", options, policy)
+    return _trajectory("npga", seeds, train(setup), cfg, n_agents)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -290,62 +241,18 @@ class ReinforceConfig:
         return 1
 
 
-def reinforce_gradient(mechanism: Mechanism, values: torch.Tensor, w: torch.Tensor,
-                       sigma: torch.Tensor, noise: torch.Tensor, v_max: float
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Score-function gradients (∂/∂w, ∂/∂log s) per run and agent, batch-mean baseline.
-
-    Actions a = w·v + s·z (z = ``noise``), bids clip(a, 0, v_max); ∇_w log π = z·v/s,
-    ∇_{log s} log π = z² − 1. Each agent's score uses only its own noise (non-cooperative).
-    """
-    actions = w[:, None, :] * values + sigma[:, None, :] * noise
-    bids = actions.clamp(0.0, v_max)
-    u = expected_hard_utility(mechanism, values, bids)
-    advantage = u - u.mean(dim=1, keepdim=True)
-    grad_w = (advantage * noise * values).mean(1) / sigma
-    grad_log_sigma = (advantage * (noise * noise - 1.0)).mean(1)
-    return grad_w, grad_log_sigma
-
-
 def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                     config: ReinforceConfig | None = None, prior: dict | None = None,
-                    record_every: int = 1, record_steps=None) -> Trajectory:
-    """Run REINFORCE for ``len(seeds)`` independent runs in one batched program."""
+                    record_every: int = 1, record_steps=None, policy: dict | None = None
+                    ) -> Trajectory:
+    """REINFORCE for ``len(seeds)`` independent runs: the one training loop with
+    ``gradient="reinforce"`` (:class:`~diffauction.learning.estimators.Reinforce`); any
+    ``policy``. ``extras["sigma"]`` [K, runs, agents] is the bid noise s."""
     cfg = config or ReinforceConfig()
-    device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
-    mech, pri = make_mechanism(mechanism), make_prior(prior or DEFAULT_PRIOR)
-    runs, batch, agents = len(seeds), cfg.batch_size, n_agents
-    generators = _generators(seeds, device)
-    w = _w0_tensor(w0, runs, agents, dtype, device)
-    log_sigma = torch.full((runs, agents), math.log(cfg.sigma), dtype=dtype, device=device)
-    log_sigma_min = math.log(cfg.sigma_min)
-    lr = torch.full((runs,), cfg.lr, dtype=dtype, device=device)
-    adam_w = Adam(w, cfg.adam_betas, cfg.adam_eps)
-    adam_s = Adam(log_sigma, cfg.adam_betas, cfg.adam_eps)
-    per_step = cfg.samples_per_step(agents)
-
-    record = _record_steps(steps, record_every, record_steps)
-    hist = torch.empty((len(record), runs, agents), dtype=dtype)
-    hist_sigma = torch.empty_like(hist)
-    hist[0], hist_sigma[0] = w.cpu(), log_sigma.exp().cpu()
-    k = 1
-    for t in range(1, steps + 1):
-        values = pri.transform(_draw("rand", generators, (batch, agents), dtype, device))
-        noise = _draw("randn", generators, (batch, agents), dtype, device)
-        grad_w, grad_s = reinforce_gradient(mech, values, w, log_sigma.exp(), noise, pri.v_max)
-        adam_w.step(w, grad_w, lr)
-        if cfg.learn_sigma:
-            adam_s.step(log_sigma, grad_s, lr)
-            log_sigma.clamp_(min=log_sigma_min)
-        if k < len(record) and record[k] == t:
-            hist[k], hist_sigma[k] = w.cpu(), log_sigma.exp().cpu()
-            k += 1
-    return Trajectory(
-        learner="reinforce", seeds=list(seeds), steps=torch.tensor(record), params=hist,
-        samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
-        final=w.cpu().clone(), extras={"sigma": hist_sigma},
-        evaluations_per_sample=cfg.evaluations_per_sample(),
-    )
+    options = {"sigma": cfg.sigma, "learn_sigma": cfg.learn_sigma, "sigma_min": cfg.sigma_min}
+    setup = _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every,
+                       record_steps, "reinforce", options, policy)
+    return _trajectory("reinforce", seeds, train(setup), cfg, n_agents)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -473,7 +380,7 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
     def strategy() -> torch.Tensor:
         return torch.softmax(cfg.eta * cum_utility + logits0, dim=-1)
 
-    record = _record_steps(steps, record_every, record_steps)
+    record = recording.record_steps(steps, record_every, record_steps)
     hist_bids = torch.empty((len(record), runs, agents, n_bins), dtype=torch.float64)
     hist_bids[0] = (strategy() @ grid).cpu()
     k = 1
@@ -513,7 +420,8 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
 
 @dataclass
 class SmoothedConfig:
-    """The project's smoothed gradient (:func:`diffauction.learning.trainer.train`); week-4 defaults."""
+    """The project's smoothed gradient (:func:`diffauction.learning.trainer.train`); week-4
+    defaults."""
 
     batch_size: int = 8192
     lr: float = 0.001
@@ -538,32 +446,22 @@ class SmoothedConfig:
 def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                    config: SmoothedConfig | None = None, prior: dict | None = None,
                    record_every: int = 1, record_steps=None) -> Trajectory:
-    """:func:`diffauction.learning.trainer.train` on a :class:`RunBatch`, returned as a Trajectory."""
+    """:func:`diffauction.learning.trainer.train` on a :class:`RunBatch`, as a Trajectory."""
     cfg = config or SmoothedConfig()
     runs = len(seeds)
-    w0_list = _w0_tensor(w0, runs, 1, torch.float64, "cpu")[:, 0].tolist()
     setup = RunBatch(
         n_agents=n_agents, seeds=list(seeds),
         beta_start=[cfg.beta] * runs, beta_end=[cfg.beta_end or cfg.beta] * runs,
         lr_start=[cfg.lr] * runs, lr_end=[cfg.lr_end or cfg.lr] * runs,
-        w0=w0_list, batch_size=cfg.batch_size, steps=steps, mechanism=mechanism,
+        w0=_w0_list(w0, runs), batch_size=cfg.batch_size, steps=steps, mechanism=mechanism,
         prior=dict(prior or DEFAULT_PRIOR), beta_schedule=cfg.beta_schedule,
         lr_schedule=cfg.lr_schedule, optimizer=cfg.optimizer,
-        record_every=1 if record_steps is not None else record_every,
+        record_every=record_every, record_steps=record_steps,
         gradient=cfg.gradient, sampler=cfg.sampler, dtype=cfg.dtype, device=cfg.device,
     )
     result = train(setup)
-    keep = torch.arange(len(result.steps))
-    if record_steps is not None:  # the trainer records every step: keep the requested ones
-        keep = torch.tensor(_record_steps(steps, 1, record_steps))
-    per_step = cfg.samples_per_step(n_agents)
-    rec = result.steps[keep]
-    return Trajectory(
-        learner="smoothed", seeds=list(seeds), steps=rec, params=result.params[keep],
-        samples=rec.to(torch.int64) * per_step, samples_per_step=per_step,
-        final=result.final, extras={"beta": result.beta[keep], "lr": result.lr[keep]},
-        evaluations_per_sample=cfg.evaluations_per_sample(),
-    )
+    return _trajectory("smoothed", seeds, result, cfg, n_agents,
+                       extras={"beta": result.beta, "lr": result.lr})
 
 
 CONFIGS = {"smoothed": SmoothedConfig, "npga": NPGAConfig, "reinforce": ReinforceConfig,
@@ -589,6 +487,6 @@ __all__ = [
     "competing_bids", "expected_hard_utility", "fit_slope", "grid_feedback",
     "grid_feedback_reference", "log_record_steps", "make_config",
     "npga_gradient",
-    "reinforce_gradient", "train_hedge", "train_npga", "train_reinforce",
+    "train_hedge", "train_npga", "train_reinforce",
     "train_smoothed", "utility_against",
 ]

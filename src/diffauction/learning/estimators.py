@@ -163,19 +163,33 @@ class NPGA(NoiseEstimator):
         return torch.cat([half, -half], dim=1)
 
     def __call__(self, values, params, beta, runs, out):
-        n, pop = params.shape[0], self.population
         eps = self.perturbations(runs, tuple(params.shape[1:]))
-        with torch.no_grad():
-            base = self.policy.bids(values, params)  # [n, B, N]
-            theta = (params[:, None] + self.sigma * eps).flatten(0, 1)  # [n·P, A, ...]
-            stacked = values[:, None].expand(n, pop, *values.shape[1:]).flatten(0, 1)
-            own = self.policy.bids(stacked, theta).unflatten(0, (n, pop))  # [n, P, B, N]
-            u = self.utility(runs, values[:, None], own, base[:, None]).mean(2)  # [n, P, N]
-            if self.baseline == "current":
-                b = self.utility(runs, values, base, base).mean(1)[:, None]  # [n, 1, N]
-            else:
-                b = u.mean(1, keepdim=True)
-            return out.copy_((per_agent(u - b, params) * eps).mean(1) / self.sigma)
+        grad = npga_estimate(self.policy, self.mechanism, values, params, eps, self.sigma,
+                             self.baseline, self.generators[runs])
+        return out.copy_(grad)
+
+
+def npga_estimate(policy, mechanism: Mechanism, values: torch.Tensor, params: torch.Tensor,
+                  eps: torch.Tensor, sigma: float, baseline: str = "current",
+                  generators=()) -> torch.Tensor:
+    """NPGA's pseudo-gradient [n, A, ...] (see :class:`NPGA`) for perturbations ``eps``
+    [n, population, A, ...]; ``generators`` (one per run) break ties of the k-unit and LLG rules.
+    """
+    n, pop = eps.shape[:2]
+    with torch.no_grad():
+        base = policy.bids(values, params)  # [n, B, N]
+        theta = (params[:, None] + sigma * eps).flatten(0, 1)  # [n·P, A, ...]
+        stacked = values[:, None].expand(n, pop, *values.shape[1:]).flatten(0, 1)
+        own = policy.bids(stacked, theta).unflatten(0, (n, pop))  # [n, P, B, N]
+        u = deviation_utility(mechanism, values[:, None], own, base[:, None], generators)
+        u = u.mean(2)  # [n, P, N]
+        if baseline == "current":
+            b = deviation_utility(mechanism, values, base, base, generators).mean(1)[:, None]
+        elif baseline == "mean":
+            b = u.mean(1, keepdim=True)
+        else:
+            raise ValueError(f"baseline: unknown {baseline!r}; allowed: ['current', 'mean']")
+        return (per_agent(u - b, params) * eps).mean(1) / sigma
 
 
 class Reinforce(NoiseEstimator):
