@@ -222,6 +222,8 @@ class Program:
         self.priors = make_agent_priors(setup.prior, setup.agent_priors, agents)
         # iid agents keep the single prior object (the seed's exact arithmetic)
         self.prior = make_prior(setup.prior) if setup.agent_priors is None else self.priors
+        self.standard_uniform = isinstance(self.prior, UniformPrior) and \
+            (self.prior.low, self.prior.high) == (0.0, 1.0)
         self.beta = Schedule(setup.beta_schedule, self.per_run(setup.beta_start),
                              self.per_run(setup.beta_end))
         self.lr = Schedule(setup.lr_schedule, self.per_run(setup.lr_start),
@@ -260,8 +262,7 @@ class Program:
 
     def gradient_step(self, beta_column: torch.Tensor) -> None:
         """Draw every block's values and write the estimator's gradient into ``self.grad``."""
-        prior = self.prior
-        standard_uniform = isinstance(prior, UniformPrior) and (prior.low, prior.high) == (0, 1)
+        prior, standard_uniform = self.prior, self.standard_uniform
         for block, draws, block_unit, block_params, block_grad in self.block_views:
             self.sampler.fill(draws, block)
             # U[0,1] is the identity map (0 + 1·u == u exactly): no full-size copy per step
@@ -279,6 +280,7 @@ class Program:
         record = record_steps(steps, setup.record_every, setup.record_steps)
         k_of_step = {t: k for k, t in enumerate(record)}
         recorder = Recorder(self, len(record))
+        estimator_step = getattr(self.estimator, "step", None)  # reinforce's own σ update
         for t in range(steps):
             beta_t, lr_t = self.beta.at(t, steps), self.lr.at(t, steps)
             self.gradient_step(beta_t[:, None, None])
@@ -286,8 +288,8 @@ class Program:
             if k is not None:
                 recorder.previous.copy_(params)
             self.optimizer.step(params, self.grad, lr_t)
-            if hasattr(self.estimator, "step"):
-                self.estimator.step(lr_t)
+            if estimator_step is not None:
+                estimator_step(lr_t)
             # one reduction per step; the exact check runs only when the sum is not finite
             if not math.isfinite(params.sum().item()) and not bool(torch.isfinite(params).all()):
                 _raise_non_finite(params, t + 1, setup)
