@@ -240,7 +240,7 @@ class SmoothedConfig:
     beta_schedule: str = "constant"
     optimizer: str = "adam"
     gradient: str = "analytic"
-    sampler: str = "iid"  # iid | antithetic | sobol (diffauction.learning.trainer.ValueSampler)
+    sampler: str = "iid"  # iid | antithetic | sobol (diffauction.learning.samplers)
     dtype: str = "float32"
     device: str = "cpu"
 
