@@ -107,14 +107,18 @@ def test_trainer_gradient_is_non_cooperative(monkeypatch, mechanism, gradient):
     of every step; the captured gradient is then recomputed independently.
     """
     calls = []
-    original = learners.GRADIENTS[gradient]
+    original = learners.make_estimator
 
-    def spy(policy, mech, values, params, beta, work, out):
-        grad = original(policy, mech, values, params, beta, work, out)
-        calls.append((values.clone(), params.clone(), beta.clone(), grad.clone()))
-        return grad
+    def spying(*args, **kwargs):
+        estimator = original(*args, **kwargs)
 
-    monkeypatch.setitem(learners.GRADIENTS, gradient, spy)
+        def spy(values, params, beta, runs, out):
+            grad = estimator(values, params, beta, runs, out)
+            calls.append((values.clone(), params.clone(), beta.clone(), grad.clone()))
+            return grad
+        return spy
+
+    monkeypatch.setattr(learners, "make_estimator", spying)
     setup = make_setup(mechanism=mechanism, gradient=gradient, seeds=[3, 4], n_agents=3,
                        beta_start=[20.0, 50.0], beta_end=[20.0, 50.0], lr_start=[0.05, 0.05],
                        lr_end=[0.05, 0.05], w0=[0.8, 0.6], steps=4, optimizer="sgd")

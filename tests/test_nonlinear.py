@@ -76,14 +76,19 @@ def per_agent_and_cartel_gradients(policy, values, params, beta):
 @pytest.mark.parametrize("shared", [False, True])
 def test_mlp_training_gradient_is_non_cooperative(monkeypatch, shared):
     calls = []
-    original = learners.GRADIENTS["autograd"]
+    original = learners.make_estimator
 
-    def spy(policy, mech, values, params, beta, work, out):
-        grad = original(policy, mech, values, params, beta, work, out)
-        calls.append((policy, values.clone(), params.clone(), beta.clone(), grad.clone()))
-        return grad
+    def spying(*args, **kwargs):
+        estimator = original(*args, **kwargs)
 
-    monkeypatch.setitem(learners.GRADIENTS, "autograd", spy)
+        def spy(values, params, beta, runs, out):
+            grad = estimator(values, params, beta, runs, out)
+            calls.append((estimator.policy, values.clone(), params.clone(), beta.clone(),
+                          grad.clone()))
+            return grad
+        return spy
+
+    monkeypatch.setattr(learners, "make_estimator", spying)
     setup = mlp_setup(n_agents=3, agent_priors=None, optimizer="sgd", lr_start=[0.05] * 2,
                       lr_end=[0.05] * 2, steps=3,
                       policy={**MLP, "shared": shared})

@@ -10,10 +10,11 @@ from diffauction.game.policies import (
     LinearPolicy,
     MLPPolicy,
     make_policy,
-    pretrain,
     value_grid,
 )
 from diffauction.game.priors import make_agent_priors
+from diffauction.learning.pretrain import make_policy as make_trained_policy
+from diffauction.learning.pretrain import pretrain
 
 F64 = torch.float64
 V_MAX = [0.5, 1.0, 2.0]
@@ -108,8 +109,9 @@ def test_pretraining_fits_the_target(target, output, w0, tolerance):
                                                      {"name": "uniform", "high": 1.0}], 2)
     seeds = list(range(4))
     w = torch.full((4,), w0 if w0 is not None else 0.9, dtype=torch.float32)
-    policy = make_policy({"name": "mlp", "hidden": [10], "activation": "tanh", "output": output,
-                          "pretrain": target}, seeds, 2, w, priors, torch.float32, "cpu")
+    spec = {"name": "mlp", "hidden": [10], "activation": "tanh", "output": output,
+            "pretrain": target}
+    policy = make_trained_policy(spec, seeds, 2, w, priors, torch.float32, "cpu")
     grid = value_grid(priors.lows, priors.highs, 101).float().expand(4, -1, -1)
     goal = grid * (w0 if target == "linear" else 1.0)
     rmse = (policy.bids(grid) - goal).pow(2).mean(dim=1).sqrt()

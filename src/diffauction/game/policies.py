@@ -162,42 +162,14 @@ def value_grid(lows, highs, points: int, dtype=torch.float64, device="cpu") -> t
     return (low + (high - low) * s[:, None]).to(dtype=dtype, device=device)
 
 
-def pretrain(policy, target, lows, highs, steps: int = 300, lr: float = 0.01,
-             points: int = 64) -> torch.Tensor:
-    """Regress every run's and agent's network on ``target`` (bnelearn's pre-training).
-
-    ``target(values)`` maps a value tensor [runs, G, agents] to target bids of that shape (e.g.
-    truthful, or a linear shading w0·v); the values are a per-agent grid of ``points`` on
-    [low_i, high_i]. Adam on the summed mean squared errors, so each network only sees its own
-    error; all runs and agents in one batched program. Returns the final RMSE [runs, agents].
-    """
-    params = policy.params
-    grid = value_grid(lows, highs, points, params.dtype, params.device)
-    values = grid.unsqueeze(0).expand(params.shape[0], -1, -1)
-    goal = target(values)
-    m = torch.zeros_like(params)
-    v = torch.zeros_like(params)
-    b1, b2, eps = 0.9, 0.999, 1e-8
-    for t in range(1, steps + 1):
-        theta = params.detach().requires_grad_(True)
-        with torch.enable_grad():
-            loss = ((policy.bids(values, theta) - goal) ** 2).mean(dim=1).sum()
-            (grad,) = torch.autograd.grad(loss, theta)
-        m.mul_(b1).add_(grad, alpha=1 - b1)
-        v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        params.sub_(lr * (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + eps))
-    with torch.no_grad():
-        return ((policy.bids(values) - goal) ** 2).mean(dim=1).sqrt()
-
-
 def make_policy(spec: dict, seeds: list[int], n_agents: int, w0: torch.Tensor, priors,
                 dtype: torch.dtype, device) -> LinearPolicy | AffinePolicy | MLPPolicy:
-    """Build (and, for an MLP, pre-train) the policy of a config ``policy`` mapping.
+    """Build the policy of a config ``policy`` mapping, at its initial parameters.
 
     ``w0`` [runs] is the initial slope; ``priors`` gives each agent's support. MLP keys: ``hidden``
-    (default [10, 10]), ``shared`` (False), ``activation`` (selu), ``output`` (shading),
-    ``pretrain`` (``linear``: fit w0·v; ``truthful``: fit v; ``none``) and ``pretrain_steps``
-    (300).
+    (default [10, 10]), ``shared`` (False), ``activation`` (selu), ``output`` (shading). The
+    pre-training keys ``pretrain`` and ``pretrain_steps`` are applied by the learning layer
+    (:func:`diffauction.learning.pretrain.make_policy`), which the trainer calls.
     """
     name = spec.get("name", "linear")
     runs = len(seeds)
@@ -207,12 +179,6 @@ def make_policy(spec: dict, seeds: list[int], n_agents: int, w0: torch.Tensor, p
         return AffinePolicy(w0[:, None].expand(runs, n_agents), float(spec.get("c0", 0.0)))
     if name != "mlp":
         raise ValueError(f"policy.name: unknown policy {name!r}; allowed: {sorted(POLICIES)}")
-    policy = MLPPolicy(seeds, n_agents, spec.get("hidden", [10, 10]), priors.highs,
-                       shared=spec.get("shared", False), activation=spec.get("activation", "selu"),
-                       output=spec.get("output", "shading"), dtype=dtype, device=device)
-    mode = spec.get("pretrain", "linear")
-    if mode != "none":
-        slope = w0[:, None, None] if mode == "linear" else 1.0
-        pretrain(policy, lambda v: slope * v, priors.lows, priors.highs,
-                 steps=int(spec.get("pretrain_steps", 300)))
-    return policy
+    return MLPPolicy(seeds, n_agents, spec.get("hidden", [10, 10]), priors.highs,
+                     shared=spec.get("shared", False), activation=spec.get("activation", "selu"),
+                     output=spec.get("output", "shading"), dtype=dtype, device=device)

@@ -2,12 +2,13 @@
 
 The learners the field compares the smoothed gradient against are NPGA (Bichler et al. 2021),
 REINFORCE (Williams 1992), Hedge (Freund & Schapire 1997) and PPO (Schulman et al. 2017). This
-module implements the first three with the smoothed trainer's conventions
-(:mod:`diffauction.learning.trainer`):
+module implements the first two with the smoothed trainer's conventions
+(:mod:`diffauction.learning.trainer`); NPGA and REINFORCE *are* that trainer, with their own
+gradient estimators (:mod:`diffauction.learning.estimators`), so they take any policy:
 
-* every run has its own ``torch.Generator`` seeded by the run's seed and draws everything it
-  uses (values, perturbations, bid noise) from it, so a run's trajectory does not depend on
-  which other runs share the batch;
+* every run draws everything it uses (values, perturbations, bid noise) from its own generators
+  seeded by the run's seed, so a run's trajectory does not depend on which other runs share
+  the batch;
 * agents learn non-cooperatively: agent i's update uses only its own utility and its own
   perturbation / bid noise, with the opponents' current strategies held fixed;
 * each learner returns a :class:`Trajectory`: recorded steps, parameters ``[K, runs, agents]``
@@ -20,8 +21,8 @@ Learners
                      perturbed slopes θ_i + σε per agent, each evaluated against the unperturbed
                      opponents on a common batch; g_i = mean_p((u_i^p − baseline_i)·ε_p,i)/σ; Adam.
 ``train_reinforce``  REINFORCE with a Gaussian bid policy b ~ N(w·v, s²) (bids clipped into
-                     [0, v_max] as in the PettingZoo env), batch-mean baseline, learnable or fixed
-                     s; Adam on (w, log s).
+                     [0, v_max] as in the PettingZoo env) against the opponents' mean bids,
+                     batch-mean baseline, learnable or fixed s; Adam on (w, log s).
 ``train_hedge``      multiplicative weights (Hedge) over a value-bin × bid-grid table with
                      full-information feedback: every grid bid's utility against the opponents'
                      sampled bids; weights ∝ exp(η · cumulative utility).
@@ -49,8 +50,9 @@ hedge          batch · agents         bid_points: full-information counterfactu
 ppo            frames · agents        1 (one env step per frame; epochs re-use the batch)
 =============  =====================  =====================================================
 
-The comparison of the report (:mod:`diffauction.experiments.learners`, ``config.yaml: comparison``) runs
-these learners with tuned settings; its table is the reference for their sample efficiency.
+The comparison of the report (:mod:`diffauction.experiments.learners`,
+``config.yaml: comparison``) runs these learners with tuned settings; its table is the reference
+for their sample efficiency.
 
 Ties
 ----
@@ -63,117 +65,36 @@ discrete bid grids (Hedge) and bids clipped at 0 (REINFORCE).
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import torch
 
-from diffauction.game.mechanisms import Mechanism, highest_competing_bid, make_mechanism
-from diffauction.game.priors import make_prior, value_midpoints
-from diffauction.learning.trainer import DTYPES, Adam, RunBatch, resolve_device, train
+from diffauction.game.mechanisms import Mechanism
+from diffauction.game.policies import LinearPolicy
+from diffauction.learning.estimators import npga_estimate
+from diffauction.learning.hard_utility import (
+    competing_bids,
+    expected_hard_utility,
+    utility_against,
+)
+from diffauction.learning.hedge import (
+    DEFAULT_PRIOR,
+    HedgeConfig,
+    fit_slope,
+    grid_feedback,
+    grid_feedback_reference,
+    train_hedge,
+    w0_tensor,
+)
+from diffauction.learning.recording import Trajectory, log_record_steps
+from diffauction.learning.trainer import RunBatch, TrainResult, train
 
-DEFAULT_PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
 LEARNERS = ("smoothed", "npga", "reinforce", "hedge", "ppo")
 
 
-# ------------------------------------------------------------------------------------------------
-# Hard utility against fixed opponents (expected over the tie-break coin)
-# ------------------------------------------------------------------------------------------------
-
-
-def competing_bids(bids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(m, k): each agent's highest competing bid m_i and the number k_i ≥ 1 of opponents at m_i.
-
-    ``bids`` is [..., agents]; both outputs have its shape (k as the bids' dtype).
-    """
-    n = bids.shape[-1]
-    m = highest_competing_bid(bids)
-    at_m = bids[..., None, :] == m[..., :, None]  # [..., i, j]: opponent j bids m_i
-    others = ~torch.eye(n, dtype=torch.bool, device=bids.device)
-    k = (at_m & others).sum(dim=-1).to(bids.dtype)
-    return m, k
-
-
-def utility_against(mechanism: Mechanism, values: torch.Tensor, bids: torch.Tensor,
-                    competing: torch.Tensor, ties: torch.Tensor) -> torch.Tensor:
-    """Hard utility of bidding ``bids`` against a fixed highest competing bid, ties in expectation.
-
-    Allocation x = 1 if b > m, 1/(k+1) if b = m (k opponents tied at m), else 0; payment from the
-    mechanism's own rule ``payments(b, x, m)`` (linear in x, so this is the expectation over the
-    tie-break). All arguments broadcast against each other, e.g. a bid grid ``[G]`` against
-    values/competing bids ``[runs, batch, agents, 1]``.
-    """
-    x = torch.where(bids > competing, 1.0, torch.where(bids == competing, 1.0 / (ties + 1.0), 0.0))
-    x = x.to(torch.result_type(values, bids))
-    return values * x - mechanism.payments(bids, x, competing)
-
-
-def expected_hard_utility(mechanism: Mechanism, values: torch.Tensor,
-                          bids: torch.Tensor) -> torch.Tensor:
-    """E_coin[``mechanism.hard_utility(values, bids)``] for a full bid profile [..., agents]."""
-    m, k = competing_bids(bids)
-    return utility_against(mechanism, values, bids, m, k)
-
-
-# ------------------------------------------------------------------------------------------------
-# Shared plumbing: per-run generators, recording, result container
-# ------------------------------------------------------------------------------------------------
-
-
-def _generators(seeds, device) -> list[torch.Generator]:
-    return [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
-
-
-def _draw(kind: str, generators, shape: tuple[int, ...], dtype, device) -> torch.Tensor:
-    """[runs, *shape] with run r's slice drawn from run r's generator (``rand`` or ``randn``)."""
-    out = torch.empty((len(generators), *shape), dtype=dtype, device=device)
-    sampler = torch.rand if kind == "rand" else torch.randn
-    for r, generator in enumerate(generators):
-        sampler(shape, generator=generator, out=out[r])
-    return out
-
-
-def _record_steps(steps: int, record_every: int, record_steps=None) -> list[int]:
-    """Steps whose parameters are recorded: 0, every ``record_every``-th and the last one, or
-    0, the given ``record_steps`` (within 1..steps) and the last one."""
-    if record_steps is not None:
-        return sorted({0, steps} | {int(t) for t in record_steps if 1 <= int(t) <= steps})
-    return [0] + [t for t in range(1, steps + 1) if t % record_every == 0 or t == steps]
-
-
-def log_record_steps(steps: int, records: int) -> list[int]:
-    """About ``records`` steps spaced evenly in log(step) over 1..steps (for log-log plots)."""
-    if steps <= records:
-        return list(range(1, steps + 1))
-    points = torch.logspace(0.0, math.log10(steps), records, dtype=torch.float64)
-    return sorted({int(round(float(t))) for t in points} | {steps})
-
-
-def _w0_tensor(w0, runs: int, agents: int, dtype, device) -> torch.Tensor:
-    """w0: a float (all runs and agents), a per-run list, or a [runs, agents] tensor/list."""
-    w = torch.as_tensor(w0, dtype=dtype, device=device)
-    if w.dim() == 1:
-        w = w[:, None]
-    return w.expand(runs, agents).clone()
-
-
-@dataclass
-class Trajectory:
-    """A batched learner's recorded trajectory (tensors on the CPU); K recorded steps."""
-
-    learner: str
-    seeds: list[int]
-    steps: torch.Tensor  # [K] step index, 0 = initial parameters
-    params: torch.Tensor  # [K, runs, agents] slope w (Hedge: least-squares slope of its bids)
-    samples: torch.Tensor  # [K] cumulative valuations drawn per run (int64)
-    samples_per_step: int
-    final: torch.Tensor  # [runs, agents]
-    extras: dict[str, torch.Tensor] = field(default_factory=dict)
-    evaluations_per_sample: int = 1  # utility evaluations per drawn valuation (accounting)
-
-    @property
-    def samples_per_run(self) -> int:
-        return int(self.samples[-1])
+def _w0_list(w0, runs: int) -> list[float]:
+    """A per-run w0 list from a float or a per-run list (the one loop's ``RunBatch.w0``)."""
+    return w0_tensor(w0, runs, 1, torch.float64, "cpu")[:, 0].tolist()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -206,63 +127,53 @@ class NPGAConfig:
 
 def npga_gradient(mechanism: Mechanism, values: torch.Tensor, theta: torch.Tensor,
                   eps: torch.Tensor, sigma: float, baseline: str = "current") -> torch.Tensor:
-    """ES pseudo-gradient per run and agent, [runs, agents].
+    """ES pseudo-gradient per run and agent, [runs, agents], for linear bids (the engine's
+    :func:`~diffauction.learning.estimators.npga_estimate` with the linear policy).
 
     ``values`` [runs, batch, agents], ``theta`` [runs, agents], ``eps`` [runs, population, agents].
     Population member p of agent i bids (θ_i + σε_p,i)·v_i against the *unperturbed* opponents
     θ_j·v_j, so u_i^p depends on ε_p,i alone: agent i's gradient uses only its own perturbations.
     """
-    base_bids = theta[:, None, :] * values  # [R, B, N]
-    m, k = competing_bids(base_bids)
-    perturbed = (theta[:, None, :] + sigma * eps)[:, :, None, :] * values[:, None]  # [R, P, B, N]
-    u = utility_against(mechanism, values[:, None], perturbed, m[:, None], k[:, None]).mean(2)
-    if baseline == "current":
-        b = utility_against(mechanism, values, base_bids, m, k).mean(1)[:, None, :]  # [R, 1, N]
-    elif baseline == "mean":
-        b = u.mean(1, keepdim=True)
-    else:
-        raise ValueError(f"baseline: unknown {baseline!r}; allowed: ['current', 'mean']")
-    return ((u - b) * eps).mean(1) / sigma
+    return npga_estimate(LinearPolicy(theta), mechanism, values, theta, eps, sigma, baseline)
+
+
+def _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every, record_steps,
+               gradient: str, options: dict, policy: dict | None) -> RunBatch:
+    """The :class:`RunBatch` of a baseline learner: constant learning rate ``cfg.lr``, Adam."""
+    runs = len(seeds)
+    return RunBatch(
+        n_agents=n_agents, seeds=list(seeds), beta_start=[1.0] * runs, beta_end=[1.0] * runs,
+        lr_start=[cfg.lr] * runs, lr_end=[cfg.lr] * runs, w0=_w0_list(w0, runs),
+        batch_size=cfg.batch_size, steps=steps, mechanism=mechanism,
+        prior=dict(prior or DEFAULT_PRIOR), adam_betas=cfg.adam_betas, adam_eps=cfg.adam_eps,
+        record_every=record_every, record_steps=record_steps, gradient=gradient,
+        gradient_options=options, dtype=cfg.dtype, device=cfg.device,
+        policy=dict(policy or {"name": "linear"}))
+
+
+def _trajectory(learner: str, seeds, result: TrainResult, cfg, n_agents: int,
+                extras: dict | None = None) -> Trajectory:
+    per_step = cfg.samples_per_step(n_agents)
+    return Trajectory(
+        learner=learner, seeds=list(seeds), steps=result.steps, params=result.params,
+        samples=result.steps.to(torch.int64) * per_step, samples_per_step=per_step,
+        final=result.final, extras={**result.extras, **(extras or {})},
+        evaluations_per_sample=cfg.evaluations_per_sample(),
+    )
 
 
 def train_npga(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                config: NPGAConfig | None = None, prior: dict | None = None,
-               record_every: int = 1, record_steps=None) -> Trajectory:
-    """Run NPGA for ``len(seeds)`` independent runs in one batched program."""
+               record_every: int = 1, record_steps=None, policy: dict | None = None
+               ) -> Trajectory:
+    """NPGA for ``len(seeds)`` independent runs: the one training loop
+    (:func:`~diffauction.learning.trainer.train`) with ``gradient="npga"``; any ``policy``."""
     cfg = config or NPGAConfig()
-    device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
-    mech, pri = make_mechanism(mechanism), make_prior(prior or DEFAULT_PRIOR)
-    runs, batch, agents, pop = len(seeds), cfg.batch_size, n_agents, cfg.population
-    if cfg.antithetic and pop % 2:
-        raise ValueError(f"population: must be even with antithetic sampling, got {pop}")
-    generators = _generators(seeds, device)
-    theta = _w0_tensor(w0, runs, agents, dtype, device)
-    lr = torch.full((runs,), cfg.lr, dtype=dtype, device=device)
-    adam = Adam(theta, cfg.adam_betas, cfg.adam_eps)
-    per_step = cfg.samples_per_step(agents)
-
-    record = _record_steps(steps, record_every, record_steps)
-    hist = torch.empty((len(record), runs, agents), dtype=dtype)
-    hist[0] = theta.cpu()
-    k = 1
-    for t in range(1, steps + 1):
-        # one batch of values per run, then the population's perturbations, from its generator
-        values = pri.transform(_draw("rand", generators, (batch, agents), dtype, device))
-        if cfg.antithetic:
-            half = _draw("randn", generators, (pop // 2, agents), dtype, device)
-            eps = torch.cat([half, -half], dim=1)
-        else:
-            eps = _draw("randn", generators, (pop, agents), dtype, device)
-        grad = npga_gradient(mech, values, theta, eps, cfg.sigma, cfg.baseline)
-        adam.step(theta, grad, lr)
-        if k < len(record) and record[k] == t:
-            hist[k] = theta.cpu()
-            k += 1
-    return Trajectory(
-        learner="npga", seeds=list(seeds), steps=torch.tensor(record), params=hist,
-        samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
-        final=theta.cpu().clone(), evaluations_per_sample=cfg.evaluations_per_sample(),
-    )
+    options = {"population": cfg.population, "sigma": cfg.sigma, "baseline": cfg.baseline,
+               "antithetic": cfg.antithetic}
+    setup = _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every,
+                       record_steps, "npga", options, policy)
+    return _trajectory("npga", seeds, train(setup), cfg, n_agents)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -292,220 +203,23 @@ class ReinforceConfig:
         return 1
 
 
-def reinforce_gradient(mechanism: Mechanism, values: torch.Tensor, w: torch.Tensor,
-                       sigma: torch.Tensor, noise: torch.Tensor, v_max: float
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Score-function gradients (∂/∂w, ∂/∂log s) per run and agent, batch-mean baseline.
-
-    Actions a = w·v + s·z (z = ``noise``), bids clip(a, 0, v_max); ∇_w log π = z·v/s,
-    ∇_{log s} log π = z² − 1. Each agent's score uses only its own noise (non-cooperative).
-    """
-    actions = w[:, None, :] * values + sigma[:, None, :] * noise
-    bids = actions.clamp(0.0, v_max)
-    u = expected_hard_utility(mechanism, values, bids)
-    advantage = u - u.mean(dim=1, keepdim=True)
-    grad_w = (advantage * noise * values).mean(1) / sigma
-    grad_log_sigma = (advantage * (noise * noise - 1.0)).mean(1)
-    return grad_w, grad_log_sigma
-
-
 def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                     config: ReinforceConfig | None = None, prior: dict | None = None,
-                    record_every: int = 1, record_steps=None) -> Trajectory:
-    """Run REINFORCE for ``len(seeds)`` independent runs in one batched program."""
+                    record_every: int = 1, record_steps=None, policy: dict | None = None
+                    ) -> Trajectory:
+    """REINFORCE for ``len(seeds)`` independent runs: the one training loop with
+    ``gradient="reinforce"`` (:class:`~diffauction.learning.estimators.Reinforce`); any
+    ``policy``. ``extras["sigma"]`` [K, runs, agents] is the bid noise s."""
     cfg = config or ReinforceConfig()
-    device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
-    mech, pri = make_mechanism(mechanism), make_prior(prior or DEFAULT_PRIOR)
-    runs, batch, agents = len(seeds), cfg.batch_size, n_agents
-    generators = _generators(seeds, device)
-    w = _w0_tensor(w0, runs, agents, dtype, device)
-    log_sigma = torch.full((runs, agents), math.log(cfg.sigma), dtype=dtype, device=device)
-    log_sigma_min = math.log(cfg.sigma_min)
-    lr = torch.full((runs,), cfg.lr, dtype=dtype, device=device)
-    adam_w = Adam(w, cfg.adam_betas, cfg.adam_eps)
-    adam_s = Adam(log_sigma, cfg.adam_betas, cfg.adam_eps)
-    per_step = cfg.samples_per_step(agents)
-
-    record = _record_steps(steps, record_every, record_steps)
-    hist = torch.empty((len(record), runs, agents), dtype=dtype)
-    hist_sigma = torch.empty_like(hist)
-    hist[0], hist_sigma[0] = w.cpu(), log_sigma.exp().cpu()
-    k = 1
-    for t in range(1, steps + 1):
-        values = pri.transform(_draw("rand", generators, (batch, agents), dtype, device))
-        noise = _draw("randn", generators, (batch, agents), dtype, device)
-        grad_w, grad_s = reinforce_gradient(mech, values, w, log_sigma.exp(), noise, pri.v_max)
-        adam_w.step(w, grad_w, lr)
-        if cfg.learn_sigma:
-            adam_s.step(log_sigma, grad_s, lr)
-            log_sigma.clamp_(min=log_sigma_min)
-        if k < len(record) and record[k] == t:
-            hist[k], hist_sigma[k] = w.cpu(), log_sigma.exp().cpu()
-            k += 1
-    return Trajectory(
-        learner="reinforce", seeds=list(seeds), steps=torch.tensor(record), params=hist,
-        samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
-        final=w.cpu().clone(), extras={"sigma": hist_sigma},
-        evaluations_per_sample=cfg.evaluations_per_sample(),
-    )
+    options = {"sigma": cfg.sigma, "learn_sigma": cfg.learn_sigma, "sigma_min": cfg.sigma_min}
+    setup = _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every,
+                       record_steps, "reinforce", options, policy)
+    return _trajectory("reinforce", seeds, train(setup), cfg, n_agents)
 
 
 # ------------------------------------------------------------------------------------------------
 # 3. Multiplicative weights (Hedge) over a value-bin × bid-grid table
 # ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class HedgeConfig:
-    """Hedge per (agent, value bin) over a bid grid, full-information feedback."""
-
-    value_bins: int = 32  # equal-probability bins of the prior; midpoints F⁻¹((k+½)/K)
-    bid_points: int = 65  # bid grid linspace(0, v_max, G)
-    batch_size: int = 256  # sampled values per agent and round
-    eta: float = 2.0  # weights ∝ exp(η · cumulative utility), utility summed over samples
-    init_width: float = 0.05  # with w0: initial weights ∝ exp(−(g − w0·v_k)² / 2·width²)
-    dtype: str = "float64"  # cumulative sums grow with t: keep double precision
-    device: str = "cpu"
-
-    def samples_per_step(self, n_agents: int) -> int:
-        return self.batch_size * n_agents
-
-    def evaluations_per_sample(self) -> int:
-        """Full information: every grid bid's utility against each sample's opponents."""
-        return self.bid_points
-
-
-#: payment = x·(own·b + competing·m) + always·b, x the (expected) allocation
-_PAYMENT_RULES = {"first_price": (1.0, 0.0, 0.0), "second_price": (0.0, 1.0, 0.0),
-                  "all_pay": (0.0, 0.0, 1.0)}
-
-
-def grid_feedback_reference(mechanism: Mechanism, values: torch.Tensor, choice: torch.Tensor,
-                            grid: torch.Tensor, rows: torch.Tensor, n_rows: int) -> torch.Tensor:
-    """Full-information feedback, by brute force: [n_rows, G], row ρ summing over the samples s
-    with ``rows[s] = ρ`` the utility of *every* grid bid against that sample's opponents.
-
-    ``values``, ``choice`` (grid indices of the bids played) and ``rows`` are [runs, batch,
-    agents]. Costs O(samples · G); :func:`grid_feedback` computes the same in O(samples + rows · G).
-    """
-    bids = grid[choice]
-    m, ties = competing_bids(bids)
-    u = utility_against(mechanism, values[..., None], grid, m[..., None], ties[..., None])
-    out = torch.zeros((n_rows, grid.numel()), dtype=values.dtype, device=values.device)
-    return out.index_add_(0, rows.reshape(-1), u.reshape(-1, grid.numel()))
-
-
-def grid_feedback(mechanism: Mechanism, values: torch.Tensor, choice: torch.Tensor,
-                  grid: torch.Tensor, rows: torch.Tensor, n_rows: int) -> torch.Tensor:
-    """:func:`grid_feedback_reference` by histograms and cumulative sums (first price, second
-    price, all-pay; other mechanisms fall back to the reference).
-
-    Against a sample whose highest competing bid is grid point j (k opponents there), grid bid
-    g wins if g > j and wins with probability 1/(k+1) if g = j. So, per row, with histograms
-    over j of the samples' counts and values, Σ_s 1[g > j_s]·(…) is an exclusive cumulative
-    sum over j and the ties are the histogram at g itself: a winner paying its bid gives
-    Σ_s 1[g > j_s](v_s − g) = V(<g) − g·C(<g), one paying m gives Σ_s 1[g > j_s](v_s − m_s).
-    """
-    if mechanism.name not in _PAYMENT_RULES:
-        return grid_feedback_reference(mechanism, values, choice, grid, rows, n_rows)
-    own, comp, always = _PAYMENT_RULES[mechanism.name]
-    n_grid = grid.numel()
-    j, ties = competing_bids(choice.to(values.dtype))  # index of m_s, opponents tied there
-    j = j.long()
-    m = grid[j]
-    share = 1.0 / (ties + 1.0)
-    index = (rows * n_grid + j).reshape(-1)
-
-    def hist(weights: torch.Tensor) -> torch.Tensor:  # [n_rows, G]
-        out = torch.zeros(n_rows * n_grid, dtype=values.dtype, device=values.device)
-        return out.index_add_(0, index, weights.reshape(-1)).view(n_rows, n_grid)
-
-    def below(h: torch.Tensor) -> torch.Tensor:  # Σ over j < g
-        return h.cumsum(-1) - h
-
-    count = hist(torch.ones_like(values))
-    win_value = hist(values - comp * m)  # what a winner keeps, before paying own·g
-    tie_value = hist((values - comp * m) * share)
-    tie_count = hist(share)
-    feedback = below(win_value) + tie_value - own * grid * (below(count) + tie_count)
-    if always:  # all-pay: every sample pays its bid, won or lost
-        feedback = feedback - always * grid * count.sum(-1, keepdim=True)
-    return feedback
-
-
-def fit_slope(midpoints: torch.Tensor, bids: torch.Tensor) -> torch.Tensor:
-    """Least-squares slope through the origin of bids [..., V] on value midpoints [V]."""
-    return (bids * midpoints).sum(-1) / (midpoints * midpoints).sum()
-
-
-def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "first_price",
-                config: HedgeConfig | None = None, prior: dict | None = None,
-                record_every: int = 1, record_steps=None) -> Trajectory:
-    """Run Hedge for ``len(seeds)`` independent runs in one batched program.
-
-    State: cumulative utilities S [runs, agents, bins, grid]; mixed strategy p = softmax(η·S + L0)
-    per bin (L0 = 0 for uniform initial weights, or a Gaussian bump around w0·v_k). Each round
-    every run draws values, each agent samples a bid from p[bin(v)], and for every sample S[bin]
-    gains the utility of *every* grid bid against that sample's opponents' bids (full
-    information). Recorded: the least-squares slope of the expected bid per bin (``params``),
-    the bid function itself and its L2 distance to the BNE on the bin midpoints (``extras``).
-    """
-    cfg = config or HedgeConfig()
-    device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
-    mech, pri = make_mechanism(mechanism), make_prior(prior or DEFAULT_PRIOR)
-    runs, batch, agents = len(seeds), cfg.batch_size, n_agents
-    n_bins, n_grid = cfg.value_bins, cfg.bid_points
-    generators = _generators(seeds, device)
-    grid = torch.linspace(0.0, pri.v_max, n_grid, dtype=dtype, device=device)
-    mids = value_midpoints(pri, n_bins).to(dtype=dtype, device=device)
-    if w0 is None:
-        logits0 = torch.zeros((runs, agents, n_bins, n_grid), dtype=dtype, device=device)
-    else:
-        w_init = _w0_tensor(w0, runs, agents, dtype, device)
-        centre = w_init[:, :, None, None] * mids[:, None]  # [R, N, V, 1]
-        logits0 = -((grid - centre) ** 2) / (2 * cfg.init_width**2)
-    cum_utility = torch.zeros((runs, agents, n_bins, n_grid), dtype=dtype, device=device)
-    # flat row of (run, agent, bin) in cum_utility.view(-1, G)
-    row_base = (torch.arange(runs, device=device)[:, None, None] * agents
-                + torch.arange(agents, device=device)[None, None, :]) * n_bins
-    n_rows_total = runs * agents * n_bins
-    offsets = torch.arange(n_rows_total, dtype=dtype, device=device)[:, None]
-    per_step = cfg.samples_per_step(agents)
-
-    def strategy() -> torch.Tensor:
-        return torch.softmax(cfg.eta * cum_utility + logits0, dim=-1)
-
-    record = _record_steps(steps, record_every, record_steps)
-    hist_bids = torch.empty((len(record), runs, agents, n_bins), dtype=torch.float64)
-    hist_bids[0] = (strategy() @ grid).cpu()
-    k = 1
-    for t in range(1, steps + 1):
-        values = pri.transform(_draw("rand", generators, (batch, agents), dtype, device))
-        coin = _draw("rand", generators, (batch, agents), dtype, device)
-        bins = (pri.cdf(values) * n_bins).long().clamp_(0, n_bins - 1)  # [R, B, N]
-        rows = row_base + bins  # [R, B, N]
-        # inverse-CDF sampling in one sorted search: row ρ's CDF shifted to [ρ, ρ + 1]
-        cdf = strategy().reshape(-1, n_grid).cumsum(-1)
-        cdf[:, -1] = 1.0  # exact, so the shifted rows never overlap
-        shifted = (cdf + offsets).reshape(-1)
-        choice = torch.searchsorted(shifted, coin + rows.to(dtype)) - rows * n_grid
-        choice.clamp_(0, n_grid - 1)
-        cum_utility.view(-1, n_grid).add_(
-            grid_feedback(mech, values, choice, grid, rows, n_rows_total))
-        if k < len(record) and record[k] == t:
-            hist_bids[k] = (strategy() @ grid).cpu()
-            k += 1
-
-    mids64 = mids.to(torch.float64).cpu()
-    extras = {"bid_function": hist_bids, "value_midpoints": mids64, "bid_grid": grid.cpu(),
-              "weights": strategy().cpu()}
-    slopes = fit_slope(mids64, hist_bids)
-    return Trajectory(
-        learner="hedge", seeds=list(seeds), steps=torch.tensor(record), params=slopes,
-        samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
-        final=slopes[-1].clone(), extras=extras,
-        evaluations_per_sample=cfg.evaluations_per_sample(),
-    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -515,7 +229,8 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
 
 @dataclass
 class SmoothedConfig:
-    """The project's smoothed gradient (:func:`diffauction.learning.trainer.train`); week-4 defaults."""
+    """The project's smoothed gradient (:func:`diffauction.learning.trainer.train`); week-4
+    defaults."""
 
     batch_size: int = 8192
     lr: float = 0.001
@@ -526,7 +241,7 @@ class SmoothedConfig:
     beta_schedule: str = "constant"
     optimizer: str = "adam"
     gradient: str = "analytic"
-    sampler: str = "iid"  # iid | antithetic | sobol (diffauction.learning.trainer.ValueSampler)
+    sampler: str = "iid"  # iid | antithetic | sobol (diffauction.learning.samplers)
     dtype: str = "float32"
     device: str = "cpu"
 
@@ -540,32 +255,22 @@ class SmoothedConfig:
 def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                    config: SmoothedConfig | None = None, prior: dict | None = None,
                    record_every: int = 1, record_steps=None) -> Trajectory:
-    """:func:`diffauction.learning.trainer.train` on a :class:`RunBatch`, returned as a Trajectory."""
+    """:func:`diffauction.learning.trainer.train` on a :class:`RunBatch`, as a Trajectory."""
     cfg = config or SmoothedConfig()
     runs = len(seeds)
-    w0_list = _w0_tensor(w0, runs, 1, torch.float64, "cpu")[:, 0].tolist()
     setup = RunBatch(
         n_agents=n_agents, seeds=list(seeds),
         beta_start=[cfg.beta] * runs, beta_end=[cfg.beta_end or cfg.beta] * runs,
         lr_start=[cfg.lr] * runs, lr_end=[cfg.lr_end or cfg.lr] * runs,
-        w0=w0_list, batch_size=cfg.batch_size, steps=steps, mechanism=mechanism,
+        w0=_w0_list(w0, runs), batch_size=cfg.batch_size, steps=steps, mechanism=mechanism,
         prior=dict(prior or DEFAULT_PRIOR), beta_schedule=cfg.beta_schedule,
         lr_schedule=cfg.lr_schedule, optimizer=cfg.optimizer,
-        record_every=1 if record_steps is not None else record_every,
+        record_every=record_every, record_steps=record_steps,
         gradient=cfg.gradient, sampler=cfg.sampler, dtype=cfg.dtype, device=cfg.device,
     )
     result = train(setup)
-    keep = torch.arange(len(result.steps))
-    if record_steps is not None:  # the trainer records every step: keep the requested ones
-        keep = torch.tensor(_record_steps(steps, 1, record_steps))
-    per_step = cfg.samples_per_step(n_agents)
-    rec = result.steps[keep]
-    return Trajectory(
-        learner="smoothed", seeds=list(seeds), steps=rec, params=result.params[keep],
-        samples=rec.to(torch.int64) * per_step, samples_per_step=per_step,
-        final=result.final, extras={"beta": result.beta[keep], "lr": result.lr[keep]},
-        evaluations_per_sample=cfg.evaluations_per_sample(),
-    )
+    return _trajectory("smoothed", seeds, result, cfg, n_agents,
+                       extras={"beta": result.beta, "lr": result.lr})
 
 
 CONFIGS = {"smoothed": SmoothedConfig, "npga": NPGAConfig, "reinforce": ReinforceConfig,
@@ -591,6 +296,6 @@ __all__ = [
     "competing_bids", "expected_hard_utility", "fit_slope", "grid_feedback",
     "grid_feedback_reference", "log_record_steps", "make_config",
     "npga_gradient",
-    "reinforce_gradient", "train_hedge", "train_npga", "train_reinforce",
+    "train_hedge", "train_npga", "train_reinforce",
     "train_smoothed", "utility_against",
 ]

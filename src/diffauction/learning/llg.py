@@ -12,21 +12,20 @@ truthful); the rules are :class:`~diffauction.game.mechanisms.LLGVCG` and
 :mod:`diffauction.equilibria.llg`.
 
 The locals learn an affine bid b(v) = max(0, a + w·v) — the family holds both BNEs — with the
-project's learner: Adam ascent on the smoothed utility, each local's gradient taken with the
-other two bids held fixed, one fresh batch of values per step. :func:`train_llg` is that loop for
-this one auction (the global bidder is not a learner, so the generic trainer does not fit).
+project's one training loop: Adam ascent on the smoothed utility, each local's gradient taken
+with the other two bids held fixed, one fresh batch of values per step, the global bidder a
+truthful non-learner (:func:`train_llg`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from diffauction.equilibria.llg import GLOBAL_HIGH, bne_params
 from diffauction.game.mechanisms import LLG_MECHANISMS, Mechanism, make_mechanism
-from diffauction.learning.schedules import Schedule
+from diffauction.learning.trainer import RunBatch, train
 
 
 def affine_bids(params: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -95,63 +94,32 @@ def train_llg(mechanism: str, seeds: list[int], beta: list[float], w0: list[floa
               dtype: torch.dtype = torch.float32) -> LLGResult:
     """Batched learning of the two locals' affine bids, one run per (seed, β, w0) entry.
 
-    Per step: every run draws ``batch_size`` fresh values from its own generator; the locals bid
-    max(0, a + w·v), the global its value; each local's gradient is
-    E[∂ũ_i/∂b_i · (1, v_i) · 1{a + w·v_i > 0}] from the mechanism's closed-form bid derivative
-    (:meth:`~diffauction.game.mechanisms.LLG.local_bid_gradients`, opponents fixed); Adam (the
-    trainer's update, written out here) ascends (a, w) of each run and local.
+    The one training loop (:func:`~diffauction.learning.trainer.train`): three agents with
+    priors U[0,1], U[0,1], U[0,2], the affine policy b = max(0, w·v + c) (c = a here), the global
+    bidder (agent 2) a truthful non-learner (``truthful_agents``), each local's gradient
+    E[∂ũ_i/∂θ_i] by autograd with the other two bids held fixed, Adam at the run's learning rate.
+    The result's parameters are the locals' (a, w).
     """
-    mech = make_mechanism(mechanism)
-    if mech.name not in LLG_MECHANISMS:
+    if make_mechanism(mechanism).name not in LLG_MECHANISMS:
         raise ValueError(f"mechanism: not an LLG rule: {mechanism!r}; "
                          f"allowed: {list(LLG_MECHANISMS)}")
     runs = len(seeds)
     if not len(beta) == len(w0) == runs:
         raise ValueError("seeds, beta and w0 need one entry per run")
-    generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    beta_t = torch.tensor(beta, dtype=dtype)[:, None]
-    lr = Schedule(lr_schedule, torch.tensor([lr_start] * runs, dtype=dtype),
-                  torch.tensor([lr_end] * runs, dtype=dtype))
-    params = torch.zeros((runs, 2, 2), dtype=dtype)
-    params[..., 0] = a0
-    params[..., 1] = torch.tensor(w0, dtype=dtype)[:, None]
-    m = torch.zeros_like(params)
-    v2 = torch.zeros_like(params)
-    b1, b2 = adam_betas
-    # agent-major values [runs, 3, batch]: every agent's slice is contiguous
-    values = torch.empty((runs, 3, batch_size), dtype=dtype)
-    grad = torch.empty_like(params)
+    local = {"name": "uniform", "low": 0.0, "high": 1.0}
+    setup = RunBatch(
+        n_agents=3, seeds=list(seeds), beta_start=list(beta), beta_end=list(beta),
+        lr_start=[lr_start] * runs, lr_end=[lr_end] * runs, w0=list(w0),
+        batch_size=batch_size, steps=steps, mechanism=mechanism, lr_schedule=lr_schedule,
+        agent_priors=[local, local, {**local, "high": GLOBAL_HIGH}],
+        policy={"name": "affine", "c0": a0}, gradient="autograd", truthful_agents=[2],
+        adam_betas=adam_betas, adam_eps=adam_eps, record_every=record_every,
+        tail_fraction=tail_fraction, dtype=str(dtype).removeprefix("torch."))
+    result = train(setup)
 
-    record = [0] + [t for t in range(1, steps + 1) if t % record_every == 0 or t == steps]
-    history = torch.empty((len(record),) + params.shape, dtype=dtype)
-    history[0] = params
-    k = 1
-    tail_start = steps - max(1, math.ceil(tail_fraction * steps))
-    tail_sum = torch.zeros_like(params)
-    for t in range(steps):
-        for r, gen in enumerate(generators):
-            torch.rand((3, batch_size), generator=gen, dtype=dtype, out=values[r])
-        values[:, 2].mul_(GLOBAL_HIGH)
-        local_values = (values[:, 0], values[:, 1])
-        raw = [params[:, i, 0:1] + params[:, i, 1:2] * local_values[i] for i in (0, 1)]
-        bids = [x.clamp_min(0.0) for x in raw]
-        dudb = mech.local_bid_gradients(*local_values, *bids, values[:, 2], beta_t)
-        for i in (0, 1):
-            active = dudb[i] * (raw[i] > 0)
-            grad[:, i, 0] = active.mean(1)
-            grad[:, i, 1] = (active * local_values[i]).mean(1)
-        m.mul_(b1).add_(grad, alpha=1 - b1)
-        v2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        m_hat = m / (1 - b1 ** (t + 1))
-        v_hat = v2 / (1 - b2 ** (t + 1))
-        params.add_(lr.at(t, steps)[:, None, None] * m_hat / (v_hat.sqrt() + adam_eps))
-        if not bool(torch.isfinite(params).all()):
-            raise FloatingPointError(f"non-finite LLG parameters after step {t + 1}")
-        if t >= tail_start:
-            tail_sum += params
-        if k < len(record) and record[k] == t + 1:
-            history[k] = params
-            k += 1
-    return LLGResult(steps=torch.tensor(record), params=history, final=params.clone(),
-                     tail_average=tail_sum / (steps - tail_start),
-                     samples_per_run=steps * batch_size * 3)
+    def locals_aw(p: torch.Tensor) -> torch.Tensor:  # [..., 3, (w, c)] → [..., 2, (a, w)]
+        return p[..., :2, :].flip(-1).contiguous()
+
+    return LLGResult(steps=result.steps, params=locals_aw(result.params),
+                     final=locals_aw(result.final), tail_average=locals_aw(result.tail_average),
+                     samples_per_run=result.samples_per_run)

@@ -44,7 +44,9 @@ from dataclasses import dataclass
 import torch
 
 from diffauction.game.priors import make_prior, value_midpoints
-from diffauction.learning.baselines import DEFAULT_PRIOR, Trajectory, fit_slope
+from diffauction.learning import recording
+from diffauction.learning.hedge import DEFAULT_PRIOR, fit_slope
+from diffauction.learning.recording import Trajectory
 
 
 @dataclass
@@ -191,8 +193,9 @@ def _train_ppo(n_agents: int, mechanism: str, seed: int, frames: int, cfg: PPOCo
                     out.append(bids.mean(0)[:, 0].to(torch.float64))
             return torch.stack(out)
 
-        hist_bids = [mean_bids()]
-        record = [0]
+        record = recording.record_steps(iterations)  # every collector iteration
+        history = recording.History(len(record))
+        history.write(0, bids=mean_bids())
         for i, batch in enumerate(collector):
             for _ in range(cfg.epochs):
                 with torch.no_grad():
@@ -212,11 +215,10 @@ def _train_ppo(n_agents: int, mechanism: str, seed: int, frames: int, cfg: PPOCo
                     torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                     optimizer.step()
             collector.update_policy_weights_()
-            hist_bids.append(mean_bids())
-            record.append(i + 1)
+            history.write(i + 1, bids=mean_bids())
         collector.shutdown()  # also closes the env
 
-    bid_hist = torch.stack(hist_bids)[:, None]  # [K, 1, agents, V]
+    bid_hist = history.cpu()["bids"][:, None]  # [K, 1, agents, V]
     mids64 = mids.to(torch.float64)
     slopes = fit_slope(mids64, bid_hist)  # [K, 1, agents]
     extras = {"bid_function": bid_hist, "value_midpoints": mids64}

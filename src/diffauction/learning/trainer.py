@@ -1,28 +1,30 @@
-"""Batched, non-cooperative gradient ascent on the smoothed auction.
+"""The training loop: batched, non-cooperative gradient ascent, one program for many runs.
 
 One call to :func:`train` runs many independent learning runs (seeds × settings) and all their
 agents as a single tensor program shaped ``[runs, batch, agents]``:
 
 1. every run draws a fresh batch of values from its own generator (online gradient ascent: one
-   new batch per step; a run's draws depend only on its seed, not on which runs share the batch);
-2. agents bid b = π_θ(v); agent i's gradient is E[∂ũ_i/∂θ_i] with every opponent's bid held
-   fixed (non-cooperative: no gradient flows from u_j into θ_i);
-3. Adam or SGD ascends each run's and agent's parameters with that run's learning rate, under
-   per-run schedules for β and the learning rate (:mod:`diffauction.learning.schedules`).
+   new batch per step; a run's draws depend only on its seed, not on which runs share the batch;
+   :mod:`diffauction.learning.samplers`);
+2. agents bid b = π_θ(v); an estimator (:mod:`diffauction.learning.estimators`) gives agent i's
+   ascent direction for θ_i with every opponent held at its current θ_j (non-cooperative);
+3. Adam or SGD (:mod:`diffauction.learning.optimizers`) ascends each run's and agent's
+   parameters with that run's learning rate, under per-run schedules for β and the learning rate
+   (:mod:`diffauction.learning.schedules`); agents listed in ``truthful_agents`` bid their value
+   and do not learn (the LLG auction's global bidder).
 
-The gradient of a linear policy has a closed form (``gradient="analytic"``, the fast path: the
-mechanism's fused ``linear_bid_gradient_``); ``gradient="autograd"`` back-propagates the sum of
-the agents' smoothed utilities, each computed with detached opponents, and gives the same numbers
-(tested). On the CPU a step draws and uses the values in cache-sized blocks of whole runs
+Estimators (``gradient``): ``analytic`` (the fast path, linear policy: the mechanism's fused
+``linear_bid_gradient_``), ``autograd`` (any policy; the same numbers as analytic, tested),
+``npga`` and ``reinforce`` (zeroth-order, hard auction, any policy; ``gradient_options``). On the
+CPU a step draws and uses the values in cache-sized blocks of whole runs
 (:data:`CPU_BLOCK_ELEMENTS`), which changes no number, and subnormals are flushed to zero while
 :func:`train` runs. ``benchmarks/throughput.py`` measures all of this.
 
 Beyond the seed's setting (all optional; their defaults reproduce it exactly): affine and neural
-policies (:mod:`diffauction.game.policies`, autograd gradient only), one prior per agent
-(``agent_priors``), CRRA bidders with one ρ per run (``risk_aversion``, :mod:`diffauction.game.risk`),
-and the bid functions recorded on a per-agent value grid (``grid_points``) for policies without a
-scalar parameter. A shared network (symmetric agents) receives Σ_i ∂ũ_i/∂θ through each agent's
-own bid only: still no gradient through an opponent's bid.
+policies (:mod:`diffauction.game.policies`), one prior per agent (``agent_priors``), CRRA bidders
+with one ρ per run (``risk_aversion``, :mod:`diffauction.game.risk`), and the bid functions
+recorded on a per-agent value grid (``grid_points``) for policies without a scalar parameter. A
+shared network (symmetric agents) receives Σ_i ∂ũ_i/∂θ through each agent's own bid only.
 """
 
 from __future__ import annotations
@@ -30,13 +32,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
-from diffauction.game.mechanisms import Mechanism, broadcast_per_run, make_mechanism
-from diffauction.game.policies import LinearPolicy, make_policy, value_grid
+from diffauction.game.mechanisms import make_mechanism
+from diffauction.game.policies import value_grid
 from diffauction.game.priors import UniformPrior, make_agent_priors, make_prior
 from diffauction.game.risk import make_risk_averse
+from diffauction.learning.estimators import (  # noqa: F401  (re-exported)
+    ESTIMATORS,
+    Workspace,
+    analytic_gradient,
+    analytic_gradient_inplace,
+    autograd_gradient,
+    make_estimator,
+)
+from diffauction.learning.optimizers import SGD, Adam, make_optimizer  # noqa: F401
+from diffauction.learning.pretrain import make_policy
+from diffauction.learning.recording import History, movement, record_steps, tail_start
+from diffauction.learning.samplers import SAMPLERS, ValueSampler  # noqa: F401
 from diffauction.learning.schedules import Schedule
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -88,11 +101,15 @@ class RunBatch:
     momentum: float = 0.0
     record_every: int = 1
     tail_fraction: float = 0.1
+    #: estimator: analytic | autograd | npga | reinforce (diffauction.learning.estimators)
     gradient: str = "analytic"
+    #: the estimator's settings, e.g. npga {population, sigma, baseline, antithetic},
+    #: reinforce {sigma, learn_sigma, sigma_min}
+    gradient_options: dict = field(default_factory=dict)
     sampler: str = "iid"
     dtype: str = "float32"
     device: str = "cpu"
-    #: policy config mapping (:func:`diffauction.game.policies.make_policy`); linear by default
+    #: policy config mapping (:func:`diffauction.learning.pretrain.make_policy`); linear default
     policy: dict = field(default_factory=lambda: {"name": "linear"})
     #: one prior mapping per agent (overrides ``prior``), or None for iid agents
     agent_priors: list[dict] | None = None
@@ -100,6 +117,10 @@ class RunBatch:
     risk_aversion: list[float] | None = None
     #: record every agent's bid function on this many values of its support (0: do not)
     grid_points: int = 0
+    #: agents that bid their value and do not learn (linear or affine policy)
+    truthful_agents: list[int] = field(default_factory=list)
+    #: record these steps (and 0 and the last) instead of every ``record_every``-th
+    record_steps: list[int] | None = None
 
     @property
     def runs(self) -> int:
@@ -124,18 +145,8 @@ class TrainResult:
     value_grid: torch.Tensor | None = None  # [G, agents] v_{k,i} on agent i's support
     bid_grid: torch.Tensor | None = None  # [K, runs, G, agents] b_i(v_{k,i}) at recorded steps
     bid_grid_tail: torch.Tensor | None = None  # [runs, G, agents] mean over the tail steps
-
-
-def analytic_gradient(
-    policy: LinearPolicy,
-    mechanism: Mechanism,
-    values: torch.Tensor,
-    params: torch.Tensor,
-    beta: torch.Tensor,
-) -> torch.Tensor:
-    """E[v_i · ∂ũ_i/∂b_i] per run and agent, from the mechanism's closed-form bid derivative."""
-    bids = policy.bids(values, params)
-    return policy.chain_rule(values, mechanism.smoothed_bid_gradient(values, bids, beta))
+    #: the estimator's recorded state, e.g. reinforce's bid noise ``sigma`` [K, runs, agents]
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 #: Valuations (runs × batch × agents) a CPU training step handles at once. A block's values, bids
@@ -154,181 +165,6 @@ def run_blocks(runs: int, per_run: int, block_elements: int | None) -> list[slic
         return [slice(0, runs)]
     size = max(1, block_elements // max(per_run, 1))
     return [slice(lo, min(lo + size, runs)) for lo in range(0, runs, size)]
-
-
-class Workspace:
-    """Preallocated agent-major buffers for the fused analytic step ([runs, agents, batch] in
-    memory, used as [runs, batch, agents] views), so a training step allocates nothing big."""
-
-    def __init__(self, runs: int, agents: int, batch: int, dtype, device):
-        self.bids = torch.empty((runs, agents, batch), dtype=dtype, device=device).transpose(1, 2)
-        self.scratch = torch.empty_like(self.bids)
-
-
-def analytic_gradient_inplace(policy: LinearPolicy, mechanism: Mechanism, values: torch.Tensor,
-                              params: torch.Tensor, beta: torch.Tensor, work: Workspace,
-                              out: torch.Tensor | None = None) -> torch.Tensor:
-    """:func:`analytic_gradient` computed in ``work``'s buffers by the mechanism's fused
-    ``linear_bid_gradient_`` (same numbers up to rounding; tested); written to ``out`` if given."""
-    n = values.shape[0]  # a last block may hold fewer runs than the workspace
-    grad = mechanism.linear_bid_gradient_(values, params, beta, work.bids[:n], work.scratch[:n])
-    return grad if out is None else out.copy_(grad)
-
-
-def autograd_gradient(
-    policy,
-    mechanism: Mechanism,
-    values: torch.Tensor,
-    params: torch.Tensor,
-    beta: torch.Tensor,
-) -> torch.Tensor:
-    """∂/∂θ of Σ_i E[ũ_i] where each ũ_i treats the opponents' bids as constants.
-
-    Because ``smoothed_utility`` detaches the highest competing bid, the derivative of the sum in
-    θ_i is exactly ∂E[ũ_i]/∂θ_i: the non-cooperative gradient.
-    """
-    theta = params.detach().requires_grad_(True)
-    with torch.enable_grad():
-        bids = policy.bids(values, theta)
-        utility = mechanism.smoothed_utility(values, bids, beta).mean(dim=1).sum()
-        (grad,) = torch.autograd.grad(utility, theta)
-    return grad
-
-
-def _autograd_into(policy, mechanism, values, params, beta, work, out):
-    return out.copy_(autograd_gradient(policy, mechanism, values, params, beta))
-
-
-GRADIENTS = {
-    # the trainer's gradient functions: (policy, mechanism, values, params, beta, workspace, out)
-    "analytic": analytic_gradient_inplace,
-    "autograd": _autograd_into,
-}
-
-
-class Adam:
-    """Adam ascent with a per-run learning rate; state shaped like the parameters."""
-
-    def __init__(self, params: torch.Tensor, betas: tuple[float, float], eps: float):
-        self.b1, self.b2 = betas
-        self.eps = eps
-        self.m = torch.zeros_like(params)
-        self.v = torch.zeros_like(params)
-        self.denom = torch.empty_like(params)
-        self.t = 0
-
-    def step(self, params: torch.Tensor, grad: torch.Tensor, lr: torch.Tensor) -> None:
-        """θ += lr·m̂/(√v̂ + ε) with m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ), in few passes."""
-        self.t += 1
-        self.m.lerp_(grad, 1 - self.b1)
-        self.v.mul_(self.b2).addcmul_(grad, grad, value=1 - self.b2)
-        denom = torch.sqrt(self.v, out=self.denom).div_(math.sqrt(1 - self.b2**self.t))
-        ratio = torch.div(self.m, denom.add_(self.eps), out=denom)  # m/(√v̂ + ε)
-        params.addcmul_(broadcast_per_run(lr, params), ratio, value=1 / (1 - self.b1**self.t))
-
-
-class SGD:
-    """Plain (optionally heavy-ball) gradient ascent with a per-run learning rate."""
-
-    def __init__(self, params: torch.Tensor, momentum: float):
-        self.momentum = momentum
-        self.buffer = torch.zeros_like(params)
-
-    def step(self, params: torch.Tensor, grad: torch.Tensor, lr: torch.Tensor) -> None:
-        self.buffer.mul_(self.momentum).add_(grad)
-        params.add_(broadcast_per_run(lr, params) * self.buffer)
-
-
-def make_optimizer(setup: RunBatch, params: torch.Tensor):
-    if setup.optimizer == "adam":
-        return Adam(params, setup.adam_betas, setup.adam_eps)
-    if setup.optimizer == "sgd":
-        return SGD(params, setup.momentum)
-    raise ValueError(
-        f"optimizer.name: unknown optimizer {setup.optimizer!r}; allowed: ['adam', 'sgd']"
-    )
-
-
-SAMPLERS = ("iid", "antithetic", "sobol")
-
-
-class ValueSampler:
-    """Fresh U[0,1) draws for every run and step, written into an agent-major buffer.
-
-    * ``iid``: plain pseudo-random draws from the run's own generator;
-    * ``antithetic``: the second half of the batch mirrors the first, u ↦ 1 − u (pairs of
-      negatively correlated draws; needs an even batch);
-    * ``sobol``: a scrambled Sobol sequence in N dimensions per run (quasi-Monte-Carlo), each
-      step taking the next ``batch`` points; the scramble is seeded by the run's seed.
-
-    A run's draws depend only on its seed, never on the other runs in the program or on how the
-    runs are split into blocks. On the CPU each run owns a PCG64 bit generator; float32 draws are
-    k·2⁻²⁴ with k the low 24 bits of each 32-bit half of its raw 64-bit output (two draws per
-    word, converted in bulk: 1.5× faster than numpy's float32 ``random``, which calls into the
-    generator once per value), float64 draws are numpy's 53-bit ``random``. On a GPU each run
-    owns a ``torch.Generator`` and the draws stay there.
-    """
-
-    def __init__(self, kind: str, seeds: list[int], agents: int, batch: int, dtype, device):
-        if kind not in SAMPLERS:
-            raise ValueError(f"sampler: unknown sampler {kind!r}; allowed: {list(SAMPLERS)}")
-        if kind == "antithetic" and batch % 2:
-            raise ValueError(f"sampler: 'antithetic' needs an even batch_size, got {batch}")
-        self.kind, self.agents, self.batch = kind, agents, batch
-        self.half = batch // 2 if kind == "antithetic" else batch
-        self.on_cpu = torch.device(device).type == "cpu"
-        if self.on_cpu:
-            self.bit_generators = [np.random.PCG64(int(s)) for s in seeds]
-            self.generators = [np.random.Generator(g) for g in self.bit_generators]
-        else:
-            self.generators = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
-        self.sobol = [torch.quasirandom.SobolEngine(agents, scramble=True, seed=int(s))
-                      for s in seeds] if kind == "sobol" else []
-        self.dtype, self.device = dtype, device
-        self._words = np.empty((0, 0), dtype=np.uint64)  # raw-bit staging, grown on demand
-
-    def fill(self, buffer: torch.Tensor, runs: slice = slice(None)) -> None:
-        """Overwrite ``buffer`` [n, agents, batch] with the next draws of the n runs ``runs``."""
-        if self.kind == "sobol":
-            # SobolEngine draws on the CPU: gather every run's points, then one copy to a GPU
-            staging = buffer if buffer.device.type == "cpu" else torch.empty(
-                buffer.shape, dtype=buffer.dtype, pin_memory=torch.cuda.is_available())
-            for r, engine in enumerate(self.sobol[runs]):
-                points = engine.draw(self.batch, dtype=torch.float64)  # [batch, agents]
-                staging[r].copy_(points.T)
-            if staging is not buffer:
-                buffer.copy_(staging, non_blocking=True)
-            return
-        half = self.half
-        target = buffer if half == self.batch else buffer[:, :, :half]
-        if not self.on_cpu:
-            for r, generator in enumerate(self.generators[runs]):
-                torch.rand((self.agents, half), generator=generator, out=target[r])
-        elif buffer.dtype == torch.float32:
-            self._fill_float32(self.bit_generators[runs], target)
-        else:
-            draws = target.numpy()
-            scratch = None if half == self.batch else np.empty(draws.shape[1:], np.float64)
-            for r, generator in enumerate(self.generators[runs]):
-                if scratch is None:
-                    generator.random(out=draws[r])
-                else:
-                    generator.random(out=scratch)
-                    draws[r] = scratch
-        if self.kind == "antithetic":
-            torch.sub(1.0, buffer[:, :, :half], out=buffer[:, :, half:])
-
-    def _fill_float32(self, bit_generators, target: torch.Tensor) -> None:
-        n, per_run = target.shape[0], target[0].numel()
-        words = (per_run + 1) // 2
-        if self._words.shape[0] < n or self._words.shape[1] != words:
-            self._words = np.empty((n, words), dtype=np.uint64)
-        staging = self._words[:n]
-        for r, bit_generator in enumerate(bit_generators):
-            staging[r] = bit_generator.random_raw(words)
-        bits = torch.from_numpy(staging.view(np.int32))[:, :per_run]  # [n, 2·words] → per run
-        bits.bitwise_and_(0xFFFFFF)
-        target.copy_(bits.reshape(target.shape)).mul_(2.0**-24)  # exact: k < 2²⁴
 
 
 def _raise_non_finite(params: torch.Tensor, step: int, setup: RunBatch) -> None:
@@ -352,133 +188,180 @@ def train(setup: RunBatch) -> TrainResult:
     """
     flushing = torch.set_flush_denormal(True)  # False where the processor cannot
     try:
-        return _train(setup)
+        return Program(setup).run()
     finally:
         if flushing:
             torch.set_flush_denormal(False)
 
 
-def _train(setup: RunBatch) -> TrainResult:
-    device = resolve_device(setup.device)
-    dtype = DTYPES[setup.dtype]
-    runs, batch, agents, steps = setup.runs, setup.batch_size, setup.n_agents, setup.steps
+def make_truthful(policy, agents: list[int]) -> None:
+    """Set ``agents``' parameters to the truthful bid b = v (linear w = 1, affine (1, 0))."""
+    if not agents:
+        return
+    if policy.name == "linear":
+        policy.params[:, agents] = 1.0
+    elif policy.name == "affine":
+        policy.params[:, agents, 0] = 1.0
+        policy.params[:, agents, 1] = 0.0
+    else:
+        raise ValueError(f"truthful_agents: needs the linear or affine policy, got {policy.name!r}")
 
-    def per_run(xs):
-        return torch.tensor(xs, dtype=dtype, device=device)
 
-    mechanism = make_mechanism(setup.mechanism)
-    if setup.risk_aversion is not None:
-        mechanism = make_risk_averse(setup.mechanism, per_run(setup.risk_aversion)[:, None, None])
-    agent_priors = make_agent_priors(setup.prior, setup.agent_priors, agents)
-    # iid agents keep the single prior object (the seed's exact arithmetic)
-    prior = make_prior(setup.prior) if setup.agent_priors is None else agent_priors
-    gradient_fn = GRADIENTS[setup.gradient]
-    beta = Schedule(setup.beta_schedule, per_run(setup.beta_start), per_run(setup.beta_end))
-    lr = Schedule(setup.lr_schedule, per_run(setup.lr_start), per_run(setup.lr_end))
-    policy = make_policy(setup.policy, setup.seeds, agents, per_run(setup.w0), agent_priors,
-                         dtype, device)
-    if setup.gradient == "analytic" and not isinstance(policy, LinearPolicy):
-        raise ValueError(f"gradient: 'analytic' needs the linear policy, got {policy.name!r}; "
-                         "allowed: autograd")
-    params = policy.params
-    optimizer = make_optimizer(setup, params)
-    sampler = ValueSampler(setup.sampler, setup.seeds, agents, batch, dtype, device)
-    # agent-major memory, viewed as [runs, batch, agents]: see highest_competing_bid
-    unit_buffer = torch.empty((runs, agents, batch), dtype=dtype, device=device)
-    unit = unit_buffer.transpose(1, 2)
-    # on the CPU a step goes through cache-sized blocks of whole runs, each drawn and used at
-    # once; per-run mechanism state (CRRA ρ) and GPUs take every run in one block
-    blocked = device.type == "cpu" and setup.risk_aversion is None
-    blocks = run_blocks(runs, agents * batch, CPU_BLOCK_ELEMENTS if blocked else None)
-    work = (Workspace(blocks[0].stop - blocks[0].start, agents, batch, dtype, device)
-            if setup.gradient == "analytic" else None)
-    grad = torch.empty_like(params)
+class Program:
+    """One batched program built from a :class:`RunBatch`: mechanism, priors, policy, estimator,
+    optimiser, sampler and the draw buffers, block by block; :meth:`run` is the loop."""
 
-    record = [0] + [t for t in range(1, steps + 1) if t % setup.record_every == 0 or t == steps]
-    k_of_step = {t: k for k, t in enumerate(record)}
-    hist_params = torch.empty((len(record), *params.shape), dtype=dtype, device=device)
-    hist_grad = torch.zeros_like(hist_params)
-    hist_move = torch.zeros((len(record), runs), dtype=dtype, device=device)
-    hist_beta = torch.empty((len(record), runs), dtype=dtype, device=device)
-    hist_lr = torch.empty_like(hist_beta)
-    hist_params[0] = params
-    hist_beta[0] = beta.at(0, steps)
-    hist_lr[0] = lr.at(0, steps)
+    def __init__(self, setup: RunBatch):
+        self.setup = setup
+        self.device, self.dtype = resolve_device(setup.device), DTYPES[setup.dtype]
+        runs, agents, batch = setup.runs, setup.n_agents, setup.batch_size
+        self.mechanism = make_mechanism(setup.mechanism)
+        if setup.risk_aversion is not None:
+            self.mechanism = make_risk_averse(setup.mechanism,
+                                              self.per_run(setup.risk_aversion)[:, None, None])
+        self.priors = make_agent_priors(setup.prior, setup.agent_priors, agents)
+        # iid agents keep the single prior object (the seed's exact arithmetic)
+        self.prior = make_prior(setup.prior) if setup.agent_priors is None else self.priors
+        self.standard_uniform = isinstance(self.prior, UniformPrior) and \
+            (self.prior.low, self.prior.high) == (0.0, 1.0)
+        self.beta = Schedule(setup.beta_schedule, self.per_run(setup.beta_start),
+                             self.per_run(setup.beta_end))
+        self.lr = Schedule(setup.lr_schedule, self.per_run(setup.lr_start),
+                           self.per_run(setup.lr_end))
+        self.policy = make_policy(setup.policy, setup.seeds, agents, self.per_run(setup.w0),
+                                  self.priors, self.dtype, self.device)
+        make_truthful(self.policy, list(setup.truthful_agents))
+        self.params = self.policy.params
+        self.optimizer = make_optimizer(setup.optimizer, self.params, setup.adam_betas,
+                                        setup.adam_eps, setup.momentum)
+        self.sampler = ValueSampler(setup.sampler, setup.seeds, agents, batch, self.dtype,
+                                    self.device)
+        # on the CPU a step goes through cache-sized blocks of whole runs, each drawn and used at
+        # once; per-run mechanism state (CRRA ρ) and GPUs take every run in one block
+        blocked = self.device.type == "cpu" and setup.risk_aversion is None
+        self.blocks = run_blocks(runs, agents * batch, CPU_BLOCK_ELEMENTS if blocked else None)
+        first = self.blocks[0]
+        self.estimator = make_estimator(setup, self.policy, self.mechanism, self.priors,
+                                        first.stop - first.start, self.dtype, self.device)
+        self.grad = torch.empty_like(self.params)
+        self.block_views = self._block_views()
 
-    tail_start = steps - max(1, math.ceil(setup.tail_fraction * steps))
-    tail_sum = torch.zeros_like(params)
-    previous = params.clone()
+    def per_run(self, xs) -> torch.Tensor:
+        return torch.tensor(xs, dtype=self.dtype, device=self.device)
 
-    grid_values = hist_grid = grid_tail_sum = None
-    if setup.grid_points > 0:
-        grid = value_grid(agent_priors.lows, agent_priors.highs, setup.grid_points, dtype, device)
-        grid_values = grid.unsqueeze(0).expand(runs, -1, -1)
-        hist_grid = torch.empty((len(record), runs, *grid.shape), dtype=dtype, device=device)
-        grid_tail_sum = torch.zeros((runs, *grid.shape), dtype=dtype, device=device)
-        with torch.no_grad():
-            hist_grid[0] = policy.bids(grid_values, params)
+    def _block_views(self) -> list[tuple]:
+        """Per block: (runs, its draw buffer, its [runs, batch, agents] view, parameters,
+        gradient); views of buffers updated in place, so they stay valid for every step."""
+        setup = self.setup
+        # agent-major memory, viewed as [runs, batch, agents]: see highest_competing_bid
+        unit_buffer = torch.empty((setup.runs, setup.n_agents, setup.batch_size),
+                                  dtype=self.dtype, device=self.device)
+        unit = unit_buffer.transpose(1, 2)
+        return [(block, unit_buffer[block], unit[block], self.params[block], self.grad[block])
+                for block in self.blocks]
 
-    standard_uniform = isinstance(prior, UniformPrior) and (prior.low, prior.high) == (0.0, 1.0)
-    # per block: (runs, its draw buffer, its [runs, batch, agents] view, parameters, gradient);
-    # views of buffers updated in place, so they stay valid for every step
-    block_views = [(block, unit_buffer[block], unit[block], params[block], grad[block])
-                   for block in blocks]
-    for t in range(steps):
-        beta_t = beta.at(t, steps)
-        lr_t = lr.at(t, steps)
-        beta_column = beta_t[:, None, None]
-        for block, draws, block_unit, block_params, block_grad in block_views:
-            sampler.fill(draws, block)
+    def gradient_step(self, beta_column: torch.Tensor) -> None:
+        """Draw every block's values and write the estimator's gradient into ``self.grad``."""
+        prior, standard_uniform = self.prior, self.standard_uniform
+        for block, draws, block_unit, block_params, block_grad in self.block_views:
+            self.sampler.fill(draws, block)
             # U[0,1] is the identity map (0 + 1·u == u exactly): no full-size copy per step
             values = block_unit if standard_uniform else prior.transform(block_unit)
-            gradient_fn(policy, mechanism, values, block_params, beta_column[block], work,
-                        out=block_grad)
-        k = k_of_step.get(t + 1)
-        if k is not None:
-            previous.copy_(params)
-        optimizer.step(params, grad, lr_t)
-        # one reduction per step; the exact check runs only when the sum is not finite
-        if not math.isfinite(params.sum().item()) and not bool(torch.isfinite(params).all()):
-            _raise_non_finite(params, t + 1, setup)
+            self.estimator(values, block_params, beta_column[block], block, block_grad)
+        if self.setup.truthful_agents:
+            self.grad[:, list(self.setup.truthful_agents)] = 0.0
+
+    def grid_bids(self, grid_values: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.policy.bids(grid_values, self.params)
+
+    def run(self) -> TrainResult:
+        setup, params, steps = self.setup, self.params, self.setup.steps
+        record = record_steps(steps, setup.record_every, setup.record_steps)
+        k_of_step = {t: k for k, t in enumerate(record)}
+        recorder = Recorder(self, len(record))
+        estimator_step = getattr(self.estimator, "step", None)  # reinforce's own σ update
+        for t in range(steps):
+            beta_t, lr_t = self.beta.at(t, steps), self.lr.at(t, steps)
+            self.gradient_step(beta_t[:, None, None])
+            k = k_of_step.get(t + 1)
+            if k is not None:
+                recorder.previous.copy_(params)
+            self.optimizer.step(params, self.grad, lr_t)
+            if estimator_step is not None:
+                estimator_step(lr_t)
+            # one reduction per step; the exact check runs only when the sum is not finite
+            if not math.isfinite(params.sum().item()) and not bool(torch.isfinite(params).all()):
+                _raise_non_finite(params, t + 1, setup)
+            recorder.after_step(t, k, beta_t, lr_t)
+        return recorder.result(record)
+
+
+class Recorder:
+    """The history of a :class:`Program` at the recorded steps, and its tail averages."""
+
+    def __init__(self, program: Program, count: int):
+        setup, params = program.setup, program.params
+        self.program, self.history = program, History(count)
+        self.tail_start = tail_start(setup.steps, setup.tail_fraction)
+        self.tail_sum = torch.zeros_like(params)
+        self.previous = params.clone()
+        self.grid_values = self.grid_tail_sum = None
+        if setup.grid_points > 0:
+            priors = program.priors
+            grid = value_grid(priors.lows, priors.highs, setup.grid_points, program.dtype,
+                              program.device)
+            self.grid_values = grid.unsqueeze(0).expand(setup.runs, -1, -1)
+            self.grid_tail_sum = torch.zeros((setup.runs, *grid.shape), dtype=program.dtype,
+                                             device=program.device)
+        self.write(0, program.beta.at(0, setup.steps), program.lr.at(0, setup.steps))
+
+    def write(self, k: int, beta_t, lr_t, grid_bids=None) -> None:
+        program, params = self.program, self.program.params
+        self.history.write(k, params=params)
+        if k > 0:
+            self.history.write(k, gradient=program.grad, movement=movement(params - self.previous))
+        self.history.write(k, beta=beta_t, lr=lr_t)
+        if self.grid_values is not None:
+            self.history.write(k, bid_grid=program.grid_bids(self.grid_values)
+                               if grid_bids is None else grid_bids)
+        state = getattr(program.estimator, "state", None)
+        if state is not None:
+            self.history.write(k, **state())
+
+    def after_step(self, t: int, k: int | None, beta_t, lr_t) -> None:
+        params = self.program.params
         grid_bids = None
-        if grid_values is not None and (t >= tail_start or k is not None):
-            with torch.no_grad():
-                grid_bids = policy.bids(grid_values, params)
-        if t >= tail_start:
-            tail_sum += params
+        if self.grid_values is not None and (t >= self.tail_start or k is not None):
+            grid_bids = self.program.grid_bids(self.grid_values)
+        if t >= self.tail_start:
+            self.tail_sum += params
             if grid_bids is not None:
-                grid_tail_sum += grid_bids
+                self.grid_tail_sum += grid_bids
         if k is not None:
-            hist_params[k] = params
-            hist_grad[k] = grad
-            hist_move[k] = _movement(params - previous)
-            hist_beta[k] = beta_t
-            hist_lr[k] = lr_t
-            if grid_bids is not None:
-                hist_grid[k] = grid_bids
+            self.write(k, beta_t, lr_t, grid_bids)
 
-    def cpu(x):
-        return None if x is None else x.detach().to("cpu")
-
-    tail_count = steps - tail_start
-    return TrainResult(
-        steps=torch.tensor(record),
-        params=cpu(hist_params),
-        gradient=cpu(hist_grad),
-        movement=cpu(hist_move),
-        beta=cpu(hist_beta),
-        lr=cpu(hist_lr),
-        final=cpu(params.clone()),
-        tail_average=cpu(tail_sum / tail_count),
-        samples_per_run=steps * batch * agents,
-        value_grid=None if grid_values is None else cpu(grid_values[0].clone()),
-        bid_grid=cpu(hist_grid),
-        bid_grid_tail=None if grid_tail_sum is None else cpu(grid_tail_sum / tail_count),
-    )
+    def result(self, record: list[int]) -> TrainResult:
+        setup, program = self.program.setup, self.program
+        hist = self.history.cpu()
+        count = setup.steps - self.tail_start
+        for name in ("gradient", "movement"):  # zero at step 0; all zero without a step
+            if name not in hist:
+                like = hist["params"] if name == "gradient" else hist["beta"]
+                hist[name] = torch.zeros_like(like)
+        extras = {name: x for name, x in hist.items() if name not in RECORDED}
+        return TrainResult(
+            steps=torch.tensor(record), params=hist["params"], gradient=hist["gradient"],
+            movement=hist["movement"], beta=hist["beta"], lr=hist["lr"],
+            final=program.params.clone().detach().cpu(),
+            tail_average=(self.tail_sum / count).detach().cpu(),
+            samples_per_run=setup.steps * setup.batch_size * setup.n_agents,
+            value_grid=None if self.grid_values is None else self.grid_values[0].clone().cpu(),
+            bid_grid=hist.get("bid_grid"),
+            bid_grid_tail=None if self.grid_tail_sum is None
+            else (self.grid_tail_sum / count).detach().cpu(),
+            extras=extras,
+        )
 
 
-def _movement(delta: torch.Tensor) -> torch.Tensor:
-    """d_t = mean_i |Δθ_i| for scalar parameters [runs, agents], mean_i ‖Δθ_i‖₂ for vectors."""
-    if delta.dim() == 2:
-        return delta.abs().mean(dim=1)
-    return delta.flatten(2).norm(dim=2).mean(dim=1)
+RECORDED = ("params", "gradient", "movement", "beta", "lr", "bid_grid")
