@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from diffauction.analysis.scaling import fit_gap_scaling
 from diffauction.equilibria.smoothed import (
     DEFAULT_BETAS,
     DEFAULT_N_AGENTS,
     _inner_expectations,
-    fit_gap_scaling,
     gap_constant_theory,
     smoothed_equilibrium_table,
     smoothed_gradient,

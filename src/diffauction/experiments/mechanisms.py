@@ -156,6 +156,39 @@ def value_grid(section: dict, points: int) -> torch.Tensor:
 # --- training ------------------------------------------------------------------------------------
 
 
+def _train_runs(section: dict, mechanism: str, runs: pd.DataFrame):
+    """Train every run of one mechanism; (history [K, runs, agents, 2], tail, final, steps,
+    samples per run, bidders) with the parameters as (a, w): affine bids max(0, a + w·v) for the
+    LLG locals, linear bids w·v (a = 0) for the others."""
+    if mechanism in LLG_MECHANISMS:
+        result = llg.train_llg(
+            mechanism, runs["seed"].tolist(), runs["beta"].tolist(), runs["w0"].tolist(),
+            steps=section["steps"], batch_size=section["batch_size"],
+            lr_start=section["lr_start"], lr_end=section["lr_end"],
+            lr_schedule=section["lr_schedule"], record_every=section["record_every"],
+            tail_fraction=section["tail_fraction"], dtype=DTYPES[section["dtype"]])
+        return (result.params, result.tail_average, result.final, result.steps,
+                result.samples_per_run, 3)
+    params = {"k": section["units"]} if mechanism in MULTI_UNIT else {}
+    setup = RunBatch(
+        n_agents=section["n_agents"], seeds=runs["seed"].tolist(),
+        beta_start=runs["beta"].tolist(), beta_end=runs["beta"].tolist(),
+        lr_start=[section["lr_start"]] * len(runs), lr_end=[section["lr_end"]] * len(runs),
+        w0=runs["w0"].tolist(), batch_size=section["batch_size"], steps=section["steps"],
+        mechanism=make_mechanism(mechanism, **params),
+        prior={"name": "uniform", "low": 0.0, "high": high_of(section)},
+        lr_schedule=section["lr_schedule"], optimizer="adam",
+        record_every=section["record_every"], tail_fraction=section["tail_fraction"],
+        dtype=section["dtype"])
+    result = train(setup)
+
+    def as_affine(w):  # [..., agents] slopes → [..., agents, 2] (a = 0, w)
+        return torch.stack([torch.zeros_like(w), w], dim=-1)
+
+    return (as_affine(result.params), as_affine(result.tail_average), as_affine(result.final),
+            result.steps, result.samples_per_run, section["n_agents"])
+
+
 def train_mechanism(section: dict, mechanism: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train every (β, seed) run of one mechanism; returns (trajectory, runs) tables.
 
@@ -163,39 +196,7 @@ def train_mechanism(section: dict, mechanism: str) -> tuple[pd.DataFrame, pd.Dat
     runs: one row per run and learning agent (tail-averaged and final parameters, their L2s).
     """
     runs = run_table(section)
-    dtype = DTYPES[section["dtype"]]
-    n, k = section["n_agents"], section["units"]
-    if mechanism in LLG_MECHANISMS:
-        result = llg.train_llg(
-            mechanism, runs["seed"].tolist(), runs["beta"].tolist(), runs["w0"].tolist(),
-            steps=section["steps"], batch_size=section["batch_size"],
-            lr_start=section["lr_start"], lr_end=section["lr_end"],
-            lr_schedule=section["lr_schedule"], record_every=section["record_every"],
-            tail_fraction=section["tail_fraction"], dtype=dtype)
-        history, tail, final = result.params, result.tail_average, result.final
-        steps, samples = result.steps, result.samples_per_run
-        bidders = 3
-    else:
-        params = {"k": k} if mechanism in MULTI_UNIT else {}
-        setup = RunBatch(
-            n_agents=n, seeds=runs["seed"].tolist(), beta_start=runs["beta"].tolist(),
-            beta_end=runs["beta"].tolist(), lr_start=[section["lr_start"]] * len(runs),
-            lr_end=[section["lr_end"]] * len(runs), w0=runs["w0"].tolist(),
-            batch_size=section["batch_size"], steps=section["steps"],
-            mechanism=make_mechanism(mechanism, **params),
-            prior={"name": "uniform", "low": 0.0, "high": high_of(section)},
-            lr_schedule=section["lr_schedule"], optimizer="adam",
-            record_every=section["record_every"], tail_fraction=section["tail_fraction"],
-            dtype=section["dtype"])
-        result = train(setup)
-
-        def as_affine(w):  # [..., agents] slopes → [..., agents, 2] (a = 0, w)
-            return torch.stack([torch.zeros_like(w), w], dim=-1)
-
-        history, tail, final = (as_affine(result.params), as_affine(result.tail_average),
-                                as_affine(result.final))
-        steps, samples = result.steps, result.samples_per_run
-        bidders = n
+    history, tail, final, steps, samples, bidders = _train_runs(section, mechanism, runs)
     affine = mechanism in LLG_MECHANISMS
     l2 = distances(mechanism, section, history, affine)  # each [K, runs, agents]
     l2_tail = distances(mechanism, section, tail[None], affine)
@@ -211,20 +212,16 @@ def train_mechanism(section: dict, mechanism: str) -> tuple[pd.DataFrame, pd.Dat
     traj["l2_bne"] = l2["bne"].reshape(-1).numpy()
     traj.insert(0, "mechanism", mechanism)
     traj = traj.drop(columns="k")
-
-    rows = []
-    for r, run in runs.iterrows():
-        for i in range(agents):
-            rows.append({
-                "mechanism": mechanism, **run.to_dict(), "agent": i,
-                "a_tail": float(tail[r, i, 0]), "w_tail": float(tail[r, i, 1]),
-                "a_final": float(final[r, i, 0]), "w_final": float(final[r, i, 1]),
-                "l2_target_tail": float(l2_tail["target"][0, r, i]),
-                "l2_bne_tail": float(l2_tail["bne"][0, r, i]),
-                "steps": section["steps"], "batch_size": section["batch_size"],
-                "samples_per_run": samples, "bidders": bidders,
-                "target": target(mechanism, section)[0],
-            })
+    rows = [{
+        "mechanism": mechanism, **run.to_dict(), "agent": i,
+        "a_tail": float(tail[r, i, 0]), "w_tail": float(tail[r, i, 1]),
+        "a_final": float(final[r, i, 0]), "w_final": float(final[r, i, 1]),
+        "l2_target_tail": float(l2_tail["target"][0, r, i]),
+        "l2_bne_tail": float(l2_tail["bne"][0, r, i]),
+        "steps": section["steps"], "batch_size": section["batch_size"],
+        "samples_per_run": samples, "bidders": bidders,
+        "target": target(mechanism, section)[0],
+    } for r, run in runs.iterrows() for i in range(agents)]
     summary = pd.DataFrame(rows)
     for key, value in provenance().items():
         summary[key] = value

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from diffauction.analysis.scaling import fit_gap_scaling
 from diffauction.equilibria.smoothed import (
-    fit_gap_scaling,
     gap_constant_theory,
     smoothed_equilibrium_table,
 )

@@ -33,36 +33,30 @@ def _beta_axis(ax, betas) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
 
 
-def convergence_figure(curves: pd.DataFrame, summary: pd.DataFrame, noise: pd.DataFrame,
-                       tolerances: list[float], steps: int, *paths) -> None:
-    """(a) L2 to the target against steps at β_main (median, interquartile band), all-pay
-    against its BNE (dashed); (b) median steps until L2 stays ≤ the main tolerance against β,
-    with interquartile bars, runs that never got there marked at the budget; (c) gradient noise
-    over curvature at the target against β."""
-    plotstyle.apply()
-    fig, (left, middle, right) = plt.subplots(
-        1, 3, figsize=(plotstyle.WIDTH_IN, plotstyle.HEIGHT_IN * 1.2),
-        gridspec_kw={"width_ratios": [1.3, 1, 1]})
-    mechanisms = [m for m in LABELS if m in set(curves["mechanism"])]
-    colors = mechanism_colors(mechanisms)
+def _l2_panel(ax, curves: pd.DataFrame, mechanisms, colors, tolerances) -> None:
+    """(a) L2 to the target against steps (median, interquartile band); all-pay, which has no
+    target in the linear class, against its BNE (dashed)."""
     for m in mechanisms:
         c = curves[curves["mechanism"] == m].sort_values("step")
         column, style = ("l2_target", "-") if c["l2_target_median"].notna().all() else (
             "l2_bne", "--")
-        left.plot(c["step"], c[f"{column}_median"], style, color=colors[m], lw=1.1,
-                  label=LABELS[m] + (" (to BNE)" if column == "l2_bne" else ""))
-        left.fill_between(c["step"], c[f"{column}_q25"], c[f"{column}_q75"], color=colors[m],
-                          alpha=plotstyle.BAND_ALPHA, lw=0)
+        ax.plot(c["step"], c[f"{column}_median"], style, color=colors[m], lw=1.1,
+                label=LABELS[m] + (" (to BNE)" if column == "l2_bne" else ""))
+        ax.fill_between(c["step"], c[f"{column}_q25"], c[f"{column}_q75"], color=colors[m],
+                        alpha=plotstyle.BAND_ALPHA, lw=0)
     for i, tol in enumerate(tolerances):
-        left.axhline(tol, color="0.3", lw=0.8, ls="-" if i == 0 else ":")
-    left.set_yscale("log")
-    left.set_xlabel("step")
-    left.set_ylabel("$L_2$ to target (worst agent)")
-    beta_main = float(curves["beta"].iloc[0])
-    left.set_title(rf"$L_2$ against steps, $\beta={beta_main:g}$")
+        ax.axhline(tol, color="0.3", lw=0.8, ls="-" if i == 0 else ":")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("$L_2$ to target (worst agent)")
+    ax.set_title(rf"$L_2$ against steps, $\beta={float(curves['beta'].iloc[0]):g}$")
 
-    main_tol = tolerances[0]
-    s = summary[summary["tolerance"] == main_tol]
+
+def _steps_panel(ax, summary: pd.DataFrame, mechanisms, colors, tolerance: float,
+                 steps: int) -> None:
+    """(b) median steps until L2 stays ≤ the tolerance against β, interquartile bars; runs that
+    never got there marked (open) above the budget."""
+    s = summary[summary["tolerance"] == tolerance]
     for m in mechanisms:
         g = s[s["mechanism"] == m].sort_values("beta")
         if g["target"].iloc[0] == "none":
@@ -71,30 +65,48 @@ def convergence_figure(curves: pd.DataFrame, summary: pd.DataFrame, noise: pd.Da
         finite = np.isfinite(g["median_step"].to_numpy())
         lower = (g["median_step"] - g["q25_step"]).to_numpy()
         upper = np.where(np.isfinite(g["q75_step"]), g["q75_step"] - g["median_step"], 0.0)
-        middle.errorbar(g["beta"][finite], g["median_step"][finite],
-                        yerr=[lower[finite], upper[finite]], color=colors[m], marker=marker,
-                        ms=3.5, lw=1.0, capsize=2, label=LABELS[m])
+        ax.errorbar(g["beta"][finite], g["median_step"][finite],
+                    yerr=[lower[finite], upper[finite]], color=colors[m], marker=marker,
+                    ms=3.5, lw=1.0, capsize=2, label=LABELS[m])
         if (~finite).any():
-            middle.scatter(g["beta"][~finite], [steps * 1.4] * int((~finite).sum()),
-                           facecolors="none", edgecolors=colors[m], marker=marker, s=18)
-    middle.axhline(steps, color="0.3", lw=0.8, ls=":")
-    _beta_axis(middle, sorted(s["beta"].unique()))
-    middle.set_yscale("log")
-    middle.set_xlabel(r"$\beta$")
-    middle.set_ylabel(f"steps until $L_2 \\leq {main_tol:g}$ for good")
-    middle.set_title("Convergence step (median, IQR)")
+            ax.scatter(g["beta"][~finite], [steps * 1.4] * int((~finite).sum()),
+                       facecolors="none", edgecolors=colors[m], marker=marker, s=18)
+    ax.axhline(steps, color="0.3", lw=0.8, ls=":")
+    _beta_axis(ax, sorted(s["beta"].unique()))
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\beta$")
+    ax.set_ylabel(f"steps until $L_2 \\leq {tolerance:g}$ for good")
+    ax.set_title("Convergence step (median, IQR)")
 
+
+def _noise_panel(ax, noise: pd.DataFrame, mechanisms, colors) -> None:
+    """(c) gradient noise over curvature at the target against β."""
     for m in mechanisms:
         g = noise[noise["mechanism"] == m].sort_values("beta")
         if g.empty:
             continue
-        right.plot(g["beta"], g["noise_to_curvature"], color=colors[m],
-                   marker=MARKERS[m in TRUTHFUL], ms=3.5, lw=1.0, label=LABELS[m])
-    _beta_axis(right, sorted(noise["beta"].unique()))
-    right.set_yscale("log")
-    right.set_xlabel(r"$\beta$")
-    right.set_ylabel(r"$\sigma_g / \kappa$ at the target")
-    right.set_title("Gradient noise / curvature")
+        ax.plot(g["beta"], g["noise_to_curvature"], color=colors[m],
+                marker=MARKERS[m in TRUTHFUL], ms=3.5, lw=1.0, label=LABELS[m])
+    _beta_axis(ax, sorted(noise["beta"].unique()))
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\beta$")
+    ax.set_ylabel(r"$\sigma_g / \kappa$ at the target")
+    ax.set_title("Gradient noise / curvature")
+
+
+def convergence_figure(curves: pd.DataFrame, summary: pd.DataFrame, noise: pd.DataFrame,
+                       tolerances: list[float], steps: int, *paths) -> None:
+    """Three panels: L2 against steps at β_main, the convergence step against β (main
+    tolerance), and gradient noise over curvature against β."""
+    plotstyle.apply()
+    fig, (left, middle, right) = plt.subplots(
+        1, 3, figsize=(plotstyle.WIDTH_IN, plotstyle.HEIGHT_IN * 1.2),
+        gridspec_kw={"width_ratios": [1.3, 1, 1]})
+    mechanisms = [m for m in LABELS if m in set(curves["mechanism"])]
+    colors = mechanism_colors(mechanisms)
+    _l2_panel(left, curves, mechanisms, colors, tolerances)
+    _steps_panel(middle, summary, mechanisms, colors, tolerances[0], steps)
+    _noise_panel(right, noise, mechanisms, colors)
     handles, labels = left.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False,
                bbox_to_anchor=(0.5, 0.0))

@@ -99,134 +99,146 @@ def train_ppo(n_agents: int, mechanism: str = "first_price", seed: int = 0, fram
         torch.set_num_threads(threads)
 
 
-def _train_ppo(n_agents: int, mechanism: str, seed: int, frames: int, cfg: PPOConfig,
-               prior: dict | None) -> PPOResult:
-    from tensordict.nn import NormalParamExtractor, TensorDictModule, TensorDictSequential
+def _bidder(agent: str, cfg: PPOConfig, action_spec, v_max: float):
+    """One bidder's TanhNormal actor on (0, v_max) and its clipped-PPO loss with its own critic
+    and GAE, every key under the bidder's name (independent learners)."""
+    from tensordict.nn import NormalParamExtractor, TensorDictModule
     from torch import nn
-    from torchrl.collectors import Collector
-    from torchrl.envs import SerialEnv
-    from torchrl.envs.libs.pettingzoo import PettingZooWrapper
     from torchrl.modules import MLP, ProbabilisticActor, TanhNormal, ValueOperator
     from torchrl.objectives import ClipPPOLoss, ValueEstimators
 
+    net = nn.Sequential(
+        MLP(in_features=1, out_features=2, num_cells=[cfg.hidden, cfg.hidden],
+            activation_class=nn.Tanh),
+        # scale = softplus(x + c) with softplus(c) = init_scale: x = 0 gives init_scale
+        NormalParamExtractor(scale_mapping=f"biased_softplus_{cfg.init_scale}"),
+    )
+    with torch.no_grad():  # start at b ≈ v_max/2 for every value, spread init_scale
+        last = net[0][-1]
+        last.weight.mul_(0.01)
+        last.bias.zero_()
+    actor = ProbabilisticActor(
+        TensorDictModule(net, in_keys=[(agent, "observation")],
+                         out_keys=[(agent, "loc"), (agent, "scale")]),
+        in_keys={"loc": (agent, "loc"), "scale": (agent, "scale")},
+        out_keys=[(agent, "action")], spec=action_spec, distribution_class=TanhNormal,
+        distribution_kwargs={"low": 0.0, "high": v_max}, return_log_prob=True,
+        log_prob_key=(agent, "action_log_prob"),
+    )
+    critic = ValueOperator(
+        MLP(in_features=1, out_features=1, num_cells=[cfg.hidden, cfg.hidden],
+            activation_class=nn.Tanh),
+        in_keys=[(agent, "observation")], out_keys=[(agent, "state_value")],
+    )
+    loss = ClipPPOLoss(actor_network=actor, critic_network=critic,
+                       clip_epsilon=cfg.clip_epsilon, entropy_bonus=cfg.entropy_coef > 0,
+                       entropy_coeff=cfg.entropy_coef, normalize_advantage=cfg.normalize_advantage)
+    loss.set_keys(reward=(agent, "reward"), action=(agent, "action"),
+                  sample_log_prob=(agent, "action_log_prob"), value=(agent, "state_value"),
+                  done=(agent, "done"), terminated=(agent, "terminated"),
+                  # per-bidder keys: the defaults are top-level and would be shared
+                  advantage=(agent, "advantage"), value_target=(agent, "value_target"))
+    loss.make_value_estimator(ValueEstimators.GAE, gamma=cfg.gamma, lmbda=cfg.lmbda)
+    return actor, loss
+
+
+def _mean_bids(actors, mids: torch.Tensor, v_max: float, draws: int,
+               generator: torch.Generator) -> torch.Tensor:
+    """Every bidder's mean bid at the value midpoints, [agents, V], by ``draws`` Monte-Carlo
+    draws of its TanhNormal policy: b = v_max·(1 + tanh(loc + scale·z))/2."""
+    out = []
+    with torch.no_grad():
+        for actor in actors:
+            loc, scale = actor.module[0].module(mids.to(torch.float32)[:, None])
+            z = torch.randn((draws, *loc.shape), generator=generator)
+            bids = v_max * 0.5 * (1.0 + torch.tanh(loc + scale * z))
+            out.append(bids.mean(0)[:, 0].to(torch.float64))
+    return torch.stack(out)
+
+
+def _update(batch, losses, optimizer, params, cfg: PPOConfig) -> None:
+    """``cfg.epochs`` passes of clipped PPO over one collected batch in shuffled minibatches,
+    the bidders' losses summed (each loss sees only its own bidder's keys)."""
+    for _ in range(cfg.epochs):
+        with torch.no_grad():
+            for loss in losses:
+                loss.value_estimator(batch, params=loss.critic_network_params,
+                                     target_params=loss.target_critic_network_params)
+        flat = batch.reshape(-1)
+        order = torch.randperm(flat.shape[0])
+        for start in range(0, flat.shape[0], cfg.minibatch_size):
+            mb = flat[order[start:start + cfg.minibatch_size]]
+            total = 0.0
+            for loss in losses:
+                out = loss(mb)
+                total = total + sum(v for k, v in out.items() if k.startswith("loss_"))
+            optimizer.zero_grad()
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+
+
+def _environment(n_agents: int, mechanism: str, prior: dict | None, cfg: PPOConfig, seed: int):
+    """The PettingZoo env wrapped for TorchRL, one group per bidder, ``num_envs`` in lock-step."""
+    from torchrl.envs import SerialEnv
+    from torchrl.envs.libs.pettingzoo import PettingZooWrapper
+
     from diffauction.env import parallel_env  # gymnasium/pettingzoo: only where PPO really runs
 
+    def make_env():
+        return PettingZooWrapper(
+            env=parallel_env(n_agents=n_agents, mechanism=mechanism,
+                             prior=dict(prior or DEFAULT_PRIOR)),
+            group_map={f"bidder_{i}": [f"bidder_{i}"] for i in range(n_agents)},
+            return_state=False, use_mask=False, categorical_actions=False,
+        )
+
+    env = SerialEnv(cfg.num_envs, make_env) if cfg.num_envs > 1 else make_env()
+    env.set_seed(seed)
+    return env
+
+
+def _train_ppo(n_agents: int, mechanism: str, seed: int, frames: int, cfg: PPOConfig,
+               prior: dict | None) -> PPOResult:
+    from tensordict.nn import TensorDictSequential
+    from torchrl.collectors import Collector
+
     pri = make_prior(prior or DEFAULT_PRIOR)
-    agents = [f"bidder_{i}" for i in range(n_agents)]
     iterations = max(1, math.ceil(frames / cfg.frames_per_batch))
     total_frames = iterations * cfg.frames_per_batch
-
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="PettingZoo in TorchRL is tested")
         torch.manual_seed(seed)
-
-        def make_env():
-            return PettingZooWrapper(
-                env=parallel_env(n_agents=n_agents, mechanism=mechanism,
-                                 prior=dict(prior or DEFAULT_PRIOR)),
-                group_map={agent: [agent] for agent in agents},  # one group per bidder
-                return_state=False, use_mask=False, categorical_actions=False,
-            )
-
-        env = SerialEnv(cfg.num_envs, make_env) if cfg.num_envs > 1 else make_env()
-        env.set_seed(seed)
-
-        actors, losses, params = [], [], []
-        for agent in agents:
-            net = nn.Sequential(
-                MLP(in_features=1, out_features=2, num_cells=[cfg.hidden, cfg.hidden],
-                    activation_class=nn.Tanh),
-                # scale = softplus(x + c) with softplus(c) = init_scale: x = 0 gives init_scale
-                NormalParamExtractor(scale_mapping=f"biased_softplus_{cfg.init_scale}"),
-            )
-            with torch.no_grad():  # start at b ≈ v_max/2 for every value, spread init_scale
-                last = net[0][-1]
-                last.weight.mul_(0.01)
-                last.bias.zero_()
-            actor = ProbabilisticActor(
-                TensorDictModule(net, in_keys=[(agent, "observation")],
-                                 out_keys=[(agent, "loc"), (agent, "scale")]),
-                in_keys={"loc": (agent, "loc"), "scale": (agent, "scale")},
-                out_keys=[(agent, "action")],
-                spec=env.full_action_spec[agent, "action"],
-                distribution_class=TanhNormal,
-                distribution_kwargs={"low": 0.0, "high": pri.v_max},
-                return_log_prob=True,
-                log_prob_key=(agent, "action_log_prob"),
-            )
-            critic = ValueOperator(
-                MLP(in_features=1, out_features=1, num_cells=[cfg.hidden, cfg.hidden],
-                    activation_class=nn.Tanh),
-                in_keys=[(agent, "observation")], out_keys=[(agent, "state_value")],
-            )
-            loss = ClipPPOLoss(actor_network=actor, critic_network=critic,
-                               clip_epsilon=cfg.clip_epsilon, entropy_bonus=cfg.entropy_coef > 0,
-                               entropy_coeff=cfg.entropy_coef,
-                               normalize_advantage=cfg.normalize_advantage)
-            loss.set_keys(reward=(agent, "reward"), action=(agent, "action"),
-                          sample_log_prob=(agent, "action_log_prob"),
-                          value=(agent, "state_value"), done=(agent, "done"),
-                          terminated=(agent, "terminated"),
-                          # per-bidder keys: the defaults are top-level and would be shared
-                          advantage=(agent, "advantage"), value_target=(agent, "value_target"))
-            loss.make_value_estimator(ValueEstimators.GAE, gamma=cfg.gamma, lmbda=cfg.lmbda)
-            actors.append(actor)
-            losses.append(loss)
-            params += list(loss.parameters())
+        env = _environment(n_agents, mechanism, prior, cfg, seed)
+        bidders = [_bidder(f"bidder_{i}", cfg, env.full_action_spec[f"bidder_{i}", "action"],
+                           pri.v_max) for i in range(n_agents)]
+        actors, losses = [a for a, _ in bidders], [loss for _, loss in bidders]
+        params = [p for loss in losses for p in loss.parameters()]
         optimizer = torch.optim.Adam(params, lr=cfg.lr)
-        policy = TensorDictSequential(*actors)
-
-        collector = Collector(env, policy, frames_per_batch=cfg.frames_per_batch,
-                              total_frames=total_frames, auto_register_policy_transforms=False)
+        collector = Collector(env, TensorDictSequential(*actors),
+                              frames_per_batch=cfg.frames_per_batch, total_frames=total_frames,
+                              auto_register_policy_transforms=False)
         mids = value_midpoints(pri, cfg.eval_bins)
         eval_gen = torch.Generator().manual_seed(seed)
-
-        def mean_bids() -> torch.Tensor:  # [agents, V]
-            out = []
-            with torch.no_grad():
-                for actor in actors:
-                    obs = mids.to(torch.float32)[:, None]
-                    loc, scale = actor.module[0].module(obs)
-                    z = torch.randn((cfg.eval_draws, *loc.shape), generator=eval_gen)
-                    # TanhNormal on (0, v_max): b = v_max·(1 + tanh(loc + scale·z))/2
-                    bids = pri.v_max * 0.5 * (1.0 + torch.tanh(loc + scale * z))
-                    out.append(bids.mean(0)[:, 0].to(torch.float64))
-            return torch.stack(out)
-
         record = recording.record_steps(iterations)  # every collector iteration
         history = recording.History(len(record))
-        history.write(0, bids=mean_bids())
+        history.write(0, bids=_mean_bids(actors, mids, pri.v_max, cfg.eval_draws, eval_gen))
         for i, batch in enumerate(collector):
-            for _ in range(cfg.epochs):
-                with torch.no_grad():
-                    for loss in losses:
-                        loss.value_estimator(batch, params=loss.critic_network_params,
-                                             target_params=loss.target_critic_network_params)
-                flat = batch.reshape(-1)
-                order = torch.randperm(flat.shape[0])
-                for start in range(0, flat.shape[0], cfg.minibatch_size):
-                    mb = flat[order[start:start + cfg.minibatch_size]]
-                    total = 0.0
-                    for loss in losses:
-                        out = loss(mb)
-                        total = total + sum(v for k, v in out.items() if k.startswith("loss_"))
-                    optimizer.zero_grad()
-                    total.backward()
-                    torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                    optimizer.step()
+            _update(batch, losses, optimizer, params, cfg)
             collector.update_policy_weights_()
-            history.write(i + 1, bids=mean_bids())
+            history.write(i + 1, bids=_mean_bids(actors, mids, pri.v_max, cfg.eval_draws,
+                                                 eval_gen))
         collector.shutdown()  # also closes the env
 
     bid_hist = history.cpu()["bids"][:, None]  # [K, 1, agents, V]
     mids64 = mids.to(torch.float64)
     slopes = fit_slope(mids64, bid_hist)  # [K, 1, agents]
-    extras = {"bid_function": bid_hist, "value_midpoints": mids64}
     steps = torch.tensor(record)
     per_iter = cfg.frames_per_batch * n_agents
     traj = Trajectory(learner="ppo", seeds=[seed], steps=steps, params=slopes,
                       samples=steps.to(torch.int64) * per_iter, samples_per_step=per_iter,
-                      final=slopes[-1].clone(), extras=extras)
+                      final=slopes[-1].clone(),
+                      extras={"bid_function": bid_hist, "value_midpoints": mids64})
     return PPOResult(
         trajectory=traj, value_midpoints=mids64, bid_function=bid_hist[-1, 0],
         slope=slopes[-1, 0], frames=total_frames, samples=total_frames * n_agents,
