@@ -1,15 +1,16 @@
 """diffauction: differentiable learning in multi-agent auctions.
 
-Modules
--------
-priors       valuation distributions
-mechanisms   hard and smoothed allocation/payment rules, batched [runs, batch, agents]
-policies     bid functions (linear b = w·v)
-equilibria   closed-form Bayes-Nash equilibria
-smoothed     the smoothed game's own fixed point (quadrature + root finding)
-learners     batched, non-cooperative gradient ascent with schedules
-metrics      L2 to BNE, utility loss, ε-Nash by grid best response, strategy movement
-config       configuration loading and validation
+Layers, each a subpackage importing only the layers below it (checked by import-linter):
+
+game         mechanisms (hard rule + smoothed relaxation), priors, policies, risk attitudes
+equilibria   the BNE registry and closed forms; the smoothed game's equilibrium
+learning     one batched non-cooperative training loop, gradient estimators, optimizers, PPO
+analysis     L2, utility loss, ε-Nash, revenue, reach-and-stay for any bid function
+experiments  one module per study: config validation, runs, tidy tables
+report       LaTeX macros and tables;  figures: one function per figure
+
+``env`` is the PettingZoo environment on the game layer; ``io`` writes files atomically and
+records provenance.
 """
 
 __version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Figures: one function per figure of the report, one shared style (:mod:`.style`)."""
