@@ -105,22 +105,3 @@ class TrainResult:
     def samples_per_run(self) -> int:
         """Valuations drawn per run over the whole training."""
         return int(self.steps[-1]) * self.samples_per_step
-
-
-@dataclass
-class Trajectory:
-    """A batched learner's recorded trajectory (tensors on the CPU); K recorded steps."""
-
-    learner: str
-    seeds: list[int]
-    steps: torch.Tensor  # [K] step index, 0 = initial parameters
-    params: torch.Tensor  # [K, runs, agents] slope w (Hedge: least-squares slope of its bids)
-    samples: torch.Tensor  # [K] cumulative valuations drawn per run (int64)
-    samples_per_step: int
-    final: torch.Tensor  # [runs, agents]
-    extras: dict[str, torch.Tensor] = field(default_factory=dict)
-    evaluations_per_sample: int = 1  # utility evaluations per drawn valuation (accounting)
-
-    @property
-    def samples_per_run(self) -> int:
-        return int(self.samples[-1])
