@@ -18,6 +18,7 @@ from diffauction.learning.baselines import (
     NPGAConfig,
     ReinforceConfig,
     SmoothedConfig,
+    TrainResult,
     competing_bids,
     expected_hard_utility,
     grid_feedback,
@@ -26,6 +27,7 @@ from diffauction.learning.baselines import (
     train_hedge,
     train_npga,
     train_reinforce,
+    train_smoothed,
 )
 
 # Small, fast settings that still learn (the defaults are tuned for accuracy, not test time).
@@ -115,6 +117,20 @@ def test_sample_count_batch_times_agents(name):
     traj = trainer(3, [0, 1], 7, config=cfg, record_every=3)
     assert traj.steps.tolist() == [0, 3, 6, 7]
     assert traj.samples.tolist() == [t * cfg.batch_size * 3 for t in (0, 3, 6, 7)]
+
+
+@pytest.mark.parametrize("name", [*LEARNERS, "smoothed"])
+def test_every_learner_returns_the_one_result_type(name):
+    trainer, cfg = FAST[name][:2] if name in FAST else (train_smoothed,
+                                                          SmoothedConfig(batch_size=32))
+    result = trainer(2, [3, 4], 5, config=cfg, record_every=2)
+    assert isinstance(result, TrainResult)
+    assert (result.learner, result.seeds) == (name, [3, 4])
+    assert result.params.shape == (4, 2, 2) and torch.equal(result.final, result.params[-1])
+    assert result.samples_per_run == 5 * cfg.batch_size * 2
+    assert result.evaluations_per_sample == cfg.evaluations_per_sample()
+    # the loop's learners carry its gradient, β and learning rate; Hedge has none of them
+    assert (result.gradient is None) == (result.beta is None) == (name == "hedge")
 
 
 @pytest.mark.parametrize("name", LEARNERS)

@@ -91,6 +91,8 @@ def test_train_llg_reaches_the_bne(mechanism, target):
                            record_every=50, dtype=torch.float64)
     assert result.params.shape == (len(result.steps), 2, 2, 2)
     assert result.samples_per_run == 600 * 2048 * 3
+    assert result.learner == "llg" and result.seeds == [0, 1]
+    assert result.gradient.shape == result.params.shape
     assert torch.allclose(result.tail_average[..., 0], torch.full((2, 2), target[0],
                                                                   dtype=F64), atol=0.03)
     assert torch.allclose(result.tail_average[..., 1], torch.full((2, 2), target[1],

@@ -56,14 +56,16 @@ def test_train_ppo_smoke():
     before = torch.random.get_rng_state()
     result = train_ppo(2, "first_price", seed=0, frames=128, config=TINY)
     assert torch.equal(torch.random.get_rng_state(), before)  # caller's RNG untouched
-    assert result.frames == 128 and result.samples == 256
-    traj = result.trajectory
+    assert result.learner == "ppo" and result.seeds == [0]
+    assert int(result.extras["frames"]) == 128 and result.samples_per_run == 256
+    traj = result
     assert traj.steps.tolist() == [0, 1, 2]
     assert traj.samples.tolist() == [0, 128, 256]
     assert traj.params.shape == (3, 1, 2)
-    assert result.bid_function.shape == (2, 8)
-    assert ((result.bid_function > 0) & (result.bid_function < 1)).all()
-    assert torch.isfinite(result.slope).all()
+    final_bids = traj.extras["bid_function"][-1, 0]
+    assert final_bids.shape == (2, 8)
+    assert ((final_bids > 0) & (final_bids < 1)).all()
+    assert torch.isfinite(result.final).all()
     # learning changed the policy
     assert not torch.equal(traj.extras["bid_function"][0], traj.extras["bid_function"][-1])
 

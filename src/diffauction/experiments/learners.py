@@ -53,7 +53,7 @@ from diffauction.game.priors import make_prior, value_midpoints
 from diffauction.learning.baselines import (
     DEFAULT_PRIOR,
     TRAINERS,
-    Trajectory,
+    TrainResult,
     log_record_steps,
     make_config,
 )
@@ -111,7 +111,7 @@ def run_variant(settings: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     return trajectory, pd.concat(finals, ignore_index=True), pd.DataFrame(walls)
 
 
-def trajectory_frame(traj: Trajectory, n_agents: int, mechanism: str,
+def trajectory_frame(traj: TrainResult, n_agents: int, mechanism: str,
                      prior: dict | None = None) -> pd.DataFrame:
     """Tidy frame: one row per (run, recorded step, agent).
 
@@ -198,7 +198,7 @@ def _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior) -> pd.Da
         result = train_ppo(n_agents, mechanism, int(seed),
                            frames=max(1, budget_samples // n_agents), config=cfg, prior=prior)
         wall += time.perf_counter() - start
-        frame = trajectory_frame(result.trajectory, n_agents, mechanism, prior)
+        frame = trajectory_frame(result, n_agents, mechanism, prior)
         frame["run"] = run
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)

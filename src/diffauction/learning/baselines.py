@@ -11,9 +11,11 @@ gradient estimators (:mod:`diffauction.learning.estimators`), so they take any p
   the batch;
 * agents learn non-cooperatively: agent i's update uses only its own utility and its own
   perturbation / bid noise, with the opponents' current strategies held fixed;
-* each learner returns a :class:`Trajectory`: recorded steps, parameters ``[K, runs, agents]``
-  (the linear slope w; Hedge: the least-squares slope of its bid function) and the cumulative
-  number of sampled valuations per run at each recorded step. Wall time is measured by the caller.
+* each learner returns the one result type,
+  :class:`~diffauction.learning.recording.TrainResult`: recorded steps, parameters
+  ``[K, runs, agents]`` (the linear slope w; Hedge: the least-squares slope of its bid function)
+  and the cumulative number of sampled valuations per run at each recorded step (``samples``).
+  Wall time is measured by the caller.
 
 Learners
 --------
@@ -86,7 +88,7 @@ from diffauction.learning.hedge import (
     train_hedge,
     w0_tensor,
 )
-from diffauction.learning.recording import Trajectory, log_record_steps
+from diffauction.learning.recording import log_record_steps
 from diffauction.learning.trainer import RunBatch, TrainResult, train
 
 LEARNERS = ("smoothed", "npga", "reinforce", "hedge", "ppo")
@@ -151,21 +153,15 @@ def _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every, 
         policy=dict(policy or {"name": "linear"}))
 
 
-def _trajectory(learner: str, seeds, result: TrainResult, cfg, n_agents: int,
-                extras: dict | None = None) -> Trajectory:
-    per_step = cfg.samples_per_step(n_agents)
-    return Trajectory(
-        learner=learner, seeds=list(seeds), steps=result.steps, params=result.params,
-        samples=result.steps.to(torch.int64) * per_step, samples_per_step=per_step,
-        final=result.final, extras={**result.extras, **(extras or {})},
-        evaluations_per_sample=cfg.evaluations_per_sample(),
-    )
+def _counted(result: TrainResult, cfg) -> TrainResult:
+    """The loop's result with the learner's utility evaluations per sample (accounting)."""
+    return replace(result, evaluations_per_sample=cfg.evaluations_per_sample())
 
 
 def train_npga(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                config: NPGAConfig | None = None, prior: dict | None = None,
                record_every: int = 1, record_steps=None, policy: dict | None = None
-               ) -> Trajectory:
+               ) -> TrainResult:
     """NPGA for ``len(seeds)`` independent runs: the one training loop
     (:func:`~diffauction.learning.trainer.train`) with ``gradient="npga"``; any ``policy``."""
     cfg = config or NPGAConfig()
@@ -173,7 +169,7 @@ def train_npga(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first
                "antithetic": cfg.antithetic}
     setup = _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every,
                        record_steps, "npga", options, policy)
-    return _trajectory("npga", seeds, train(setup), cfg, n_agents)
+    return _counted(train(setup), cfg)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -206,7 +202,7 @@ class ReinforceConfig:
 def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                     config: ReinforceConfig | None = None, prior: dict | None = None,
                     record_every: int = 1, record_steps=None, policy: dict | None = None
-                    ) -> Trajectory:
+                    ) -> TrainResult:
     """REINFORCE for ``len(seeds)`` independent runs: the one training loop with
     ``gradient="reinforce"`` (:class:`~diffauction.learning.estimators.Reinforce`); any
     ``policy``. ``extras["sigma"]`` [K, runs, agents] is the bid noise s."""
@@ -214,7 +210,7 @@ def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "
     options = {"sigma": cfg.sigma, "learn_sigma": cfg.learn_sigma, "sigma_min": cfg.sigma_min}
     setup = _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every,
                        record_steps, "reinforce", options, policy)
-    return _trajectory("reinforce", seeds, train(setup), cfg, n_agents)
+    return _counted(train(setup), cfg)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -254,8 +250,9 @@ class SmoothedConfig:
 
 def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                    config: SmoothedConfig | None = None, prior: dict | None = None,
-                   record_every: int = 1, record_steps=None) -> Trajectory:
-    """:func:`diffauction.learning.trainer.train` on a :class:`RunBatch`, as a Trajectory."""
+                   record_every: int = 1, record_steps=None) -> TrainResult:
+    """:func:`diffauction.learning.trainer.train` on a :class:`RunBatch` (its ``beta`` and ``lr``
+    recorded)."""
     cfg = config or SmoothedConfig()
     runs = len(seeds)
     setup = RunBatch(
@@ -268,9 +265,7 @@ def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "f
         record_every=record_every, record_steps=record_steps,
         gradient=cfg.gradient, sampler=cfg.sampler, dtype=cfg.dtype, device=cfg.device,
     )
-    result = train(setup)
-    return _trajectory("smoothed", seeds, result, cfg, n_agents,
-                       extras={"beta": result.beta, "lr": result.lr})
+    return _counted(train(setup), cfg)
 
 
 CONFIGS = {"smoothed": SmoothedConfig, "npga": NPGAConfig, "reinforce": ReinforceConfig,
@@ -292,7 +287,7 @@ def make_config(name: str, config=None):
 
 
 __all__ = [
-    "HedgeConfig", "NPGAConfig", "ReinforceConfig", "SmoothedConfig", "Trajectory",
+    "HedgeConfig", "NPGAConfig", "ReinforceConfig", "SmoothedConfig", "TrainResult",
     "competing_bids", "expected_hard_utility", "fit_slope", "grid_feedback",
     "grid_feedback_reference", "log_record_steps", "make_config",
     "npga_gradient",

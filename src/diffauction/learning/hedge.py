@@ -4,7 +4,7 @@ A baseline learner of :mod:`diffauction.learning.baselines` (see there for the c
 table of cumulative utilities per (run, agent, value bin) over a bid grid, full-information
 feedback, ties in expectation (:mod:`diffauction.learning.hard_utility`). Its own loop — a table
 policy has no parameter gradient — with the one loop's recorded steps and result type
-(:class:`~diffauction.learning.recording.Trajectory`).
+(:class:`~diffauction.learning.recording.TrainResult`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from diffauction.game.mechanisms import Mechanism, make_mechanism
 from diffauction.game.priors import make_prior, value_midpoints
 from diffauction.learning import recording
 from diffauction.learning.hard_utility import competing_bids, utility_against
-from diffauction.learning.recording import Trajectory
+from diffauction.learning.recording import TrainResult
 from diffauction.learning.trainer import DTYPES, resolve_device
 
 DEFAULT_PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
@@ -155,7 +155,7 @@ def sample_rows(strategy: torch.Tensor, coin: torch.Tensor, rows: torch.Tensor,
 
 def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "first_price",
                 config: HedgeConfig | None = None, prior: dict | None = None,
-                record_every: int = 1, record_steps=None) -> Trajectory:
+                record_every: int = 1, record_steps=None) -> TrainResult:
     """Run Hedge for ``len(seeds)`` independent runs in one batched program.
 
     State: cumulative utilities S [runs, agents, bins, grid]; mixed strategy p = softmax(η·S + L0)
@@ -200,12 +200,11 @@ def train_hedge(n_agents: int, seeds, steps: int, w0=None, mechanism: str = "fir
             history.write(k_of_step[t], bids=(strategy() @ grid).to("cpu", torch.float64))
 
     mids64, hist_bids = mids.to(torch.float64).cpu(), history.cpu()["bids"]
-    extras = {"bid_function": hist_bids, "value_midpoints": mids64, "bid_grid": grid.cpu(),
+    extras = {"bid_function": hist_bids, "value_midpoints": mids64, "bid_points": grid.cpu(),
               "weights": strategy().cpu()}
     slopes = fit_slope(mids64, hist_bids)
-    return Trajectory(
-        learner="hedge", seeds=list(seeds), steps=torch.tensor(record), params=slopes,
-        samples=torch.tensor(record, dtype=torch.int64) * per_step, samples_per_step=per_step,
-        final=slopes[-1].clone(), extras=extras,
-        evaluations_per_sample=cfg.evaluations_per_sample(),
+    return TrainResult(
+        steps=torch.tensor(record), params=slopes, final=slopes[-1].clone(),
+        samples_per_step=per_step, seeds=list(seeds), learner="hedge",
+        evaluations_per_sample=cfg.evaluations_per_sample(), extras=extras,
     )

@@ -19,13 +19,13 @@ truthful non-learner (:func:`train_llg`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 import torch
 
 from diffauction.equilibria.llg import GLOBAL_HIGH, bne_params
 from diffauction.game.mechanisms import LLG_MECHANISMS, Mechanism, make_mechanism
-from diffauction.learning.trainer import RunBatch, train
+from diffauction.learning.trainer import RunBatch, TrainResult, train
 
 
 def affine_bids(params: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -76,29 +76,20 @@ def bne_outcome(mechanism: str, points: int = 2**20, seed: int = 0) -> dict[str,
             expected_outcome(mechanism, params, points, seed).items()}
 
 
-@dataclass
-class LLGResult:
-    """Recorded trajectory of the locals' (a, w); K recorded steps, runs, 2 locals."""
-
-    steps: torch.Tensor  # [K]
-    params: torch.Tensor  # [K, runs, 2, 2]: (a, w) per local
-    final: torch.Tensor  # [runs, 2, 2]
-    tail_average: torch.Tensor  # [runs, 2, 2]
-    samples_per_run: int  # valuations drawn per run: steps × batch × 3
-
-
 def train_llg(mechanism: str, seeds: list[int], beta: list[float], w0: list[float], steps: int,
               batch_size: int, lr_start: float, lr_end: float, lr_schedule: str = "geometric",
               a0: float = 0.0, record_every: int = 1, tail_fraction: float = 0.1,
               adam_betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 1e-8,
-              dtype: torch.dtype = torch.float32) -> LLGResult:
+              dtype: torch.dtype = torch.float32) -> TrainResult:
     """Batched learning of the two locals' affine bids, one run per (seed, β, w0) entry.
 
     The one training loop (:func:`~diffauction.learning.trainer.train`): three agents with
     priors U[0,1], U[0,1], U[0,2], the affine policy b = max(0, w·v + c) (c = a here), the global
     bidder (agent 2) a truthful non-learner (``truthful_agents``), each local's gradient
     E[∂ũ_i/∂θ_i] by autograd with the other two bids held fixed, Adam at the run's learning rate.
-    The result's parameters are the locals' (a, w).
+    The result's ``params`` [K, runs, 2, 2], ``final``, ``tail_average`` and ``gradient`` are
+    the locals' (a, w) (the loop's ``movement`` stays the mean over all three agents, the
+    global's 0); ``learner`` is ``"llg"``.
     """
     if make_mechanism(mechanism).name not in LLG_MECHANISMS:
         raise ValueError(f"mechanism: not an LLG rule: {mechanism!r}; "
@@ -120,6 +111,6 @@ def train_llg(mechanism: str, seeds: list[int], beta: list[float], w0: list[floa
     def locals_aw(p: torch.Tensor) -> torch.Tensor:  # [..., 3, (w, c)] → [..., 2, (a, w)]
         return p[..., :2, :].flip(-1).contiguous()
 
-    return LLGResult(steps=result.steps, params=locals_aw(result.params),
-                     final=locals_aw(result.final), tail_average=locals_aw(result.tail_average),
-                     samples_per_run=result.samples_per_run)
+    return replace(result, learner="llg", params=locals_aw(result.params),
+                   final=locals_aw(result.final), tail_average=locals_aw(result.tail_average),
+                   gradient=locals_aw(result.gradient))

@@ -46,7 +46,7 @@ import torch
 from diffauction.game.priors import make_prior, value_midpoints
 from diffauction.learning import recording
 from diffauction.learning.hedge import DEFAULT_PRIOR, fit_slope
-from diffauction.learning.recording import Trajectory
+from diffauction.learning.recording import TrainResult
 
 
 @dataclass
@@ -71,24 +71,17 @@ class PPOConfig:
     eval_draws: int = 256  # Monte-Carlo draws of the policy per midpoint
 
 
-@dataclass
-class PPOResult:
-    """Final mean-bid function and the per-iteration trajectory of one seed."""
-
-    trajectory: Trajectory  # params: fitted slope [K, 1, agents]; extras: bid_function, l2...
-    value_midpoints: torch.Tensor  # [V]
-    bid_function: torch.Tensor  # [agents, V] mean bid at the midpoints after training
-    slope: torch.Tensor  # [agents] least-squares slope through the origin
-    frames: int  # auctions played
-    samples: int  # valuations drawn = frames × agents
-
-
 def train_ppo(n_agents: int, mechanism: str = "first_price", seed: int = 0, frames: int = 50_000,
-              config: PPOConfig | None = None, prior: dict | None = None) -> PPOResult:
+              config: PPOConfig | None = None, prior: dict | None = None) -> TrainResult:
     """Independent PPO (TorchRL) on ``parallel_env(n_agents, mechanism)`` for ``frames`` auctions.
 
     Needs the ``[marl]`` extra (torchrl, tensordict). Seeds torch (network init, policy noise)
     and the env from ``seed`` inside a forked RNG state, so the caller's RNG is untouched.
+
+    Returns one run's :class:`~diffauction.learning.recording.TrainResult`, a step per collector
+    iteration: ``params`` the fitted slope [K, 1, agents], ``extras`` the mean-bid function
+    ``bid_function`` [K, 1, agents, V] at ``value_midpoints`` [V] and ``frames`` (auctions
+    played); ``samples_per_run`` = frames × agents.
     """
     cfg = config or PPOConfig()
     threads = torch.get_num_threads()
@@ -199,7 +192,7 @@ def _environment(n_agents: int, mechanism: str, prior: dict | None, cfg: PPOConf
 
 
 def _train_ppo(n_agents: int, mechanism: str, seed: int, frames: int, cfg: PPOConfig,
-               prior: dict | None) -> PPOResult:
+               prior: dict | None) -> TrainResult:
     from tensordict.nn import TensorDictSequential
     from torchrl.collectors import Collector
 
@@ -233,13 +226,9 @@ def _train_ppo(n_agents: int, mechanism: str, seed: int, frames: int, cfg: PPOCo
     bid_hist = history.cpu()["bids"][:, None]  # [K, 1, agents, V]
     mids64 = mids.to(torch.float64)
     slopes = fit_slope(mids64, bid_hist)  # [K, 1, agents]
-    steps = torch.tensor(record)
-    per_iter = cfg.frames_per_batch * n_agents
-    traj = Trajectory(learner="ppo", seeds=[seed], steps=steps, params=slopes,
-                      samples=steps.to(torch.int64) * per_iter, samples_per_step=per_iter,
-                      final=slopes[-1].clone(),
-                      extras={"bid_function": bid_hist, "value_midpoints": mids64})
-    return PPOResult(
-        trajectory=traj, value_midpoints=mids64, bid_function=bid_hist[-1, 0],
-        slope=slopes[-1, 0], frames=total_frames, samples=total_frames * n_agents,
+    return TrainResult(
+        steps=torch.tensor(record), params=slopes, final=slopes[-1].clone(),
+        samples_per_step=cfg.frames_per_batch * n_agents, seeds=[seed], learner="ppo",
+        extras={"bid_function": bid_hist, "value_midpoints": mids64,
+                "frames": torch.tensor(total_frames)},
     )

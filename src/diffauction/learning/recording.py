@@ -1,7 +1,9 @@
-"""What a training loop records: the recorded steps, the history at those steps, tail averages.
+"""What a training loop records: the recorded steps, the history at those steps, tail averages,
+and the one result type every learner returns (:class:`TrainResult`).
 
 Shared by the one training loop (:mod:`diffauction.learning.trainer`), Hedge
-(:mod:`diffauction.learning.baselines`) and PPO (:mod:`diffauction.learning.ppo`).
+(:mod:`diffauction.learning.hedge`), PPO (:mod:`diffauction.learning.ppo`) and LLG
+(:mod:`diffauction.learning.llg`).
 """
 
 from __future__ import annotations
@@ -59,20 +61,47 @@ class History:
         return {name: x.detach().to("cpu") for name, x in self.buffers.items()}
 
 
-@dataclass
-class Trajectory:
-    """A batched learner's recorded trajectory (tensors on the CPU); K recorded steps."""
+#: the learner a :class:`TrainResult` of the one loop reports, by its ``gradient`` estimator
+LOOP_LEARNERS = {"npga": "npga", "reinforce": "reinforce"}
 
-    learner: str
-    seeds: list[int]
-    steps: torch.Tensor  # [K] step index, 0 = initial parameters
-    params: torch.Tensor  # [K, runs, agents] slope w (Hedge: least-squares slope of its bids)
-    samples: torch.Tensor  # [K] cumulative valuations drawn per run (int64)
-    samples_per_step: int
-    final: torch.Tensor  # [runs, agents]
-    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+@dataclass
+class TrainResult:
+    """What every learner returns (the one loop, NPGA, REINFORCE, Hedge, PPO, LLG): K recorded
+    steps of ``runs`` runs and the final state; tensors live on the CPU. Fields a learner has
+    no such thing for are None (Hedge and PPO: no gradient, β or learning rate)."""
+
+    steps: torch.Tensor  # [K] step index, 0 = initial parameters (PPO: collector iterations)
+    #: [K, runs, agents] (linear; Hedge, PPO: least-squares slope of the bid function);
+    #: [K, runs, agents, P] for affine and neural policies; LLG: [K, runs, 2 locals, (a, w)]
+    params: torch.Tensor
+    final: torch.Tensor  # [runs, ...] last iterate
+    samples_per_step: int  # valuations drawn per run and step (batch × agents; PPO: frames × A)
+    seeds: list[int] = field(default_factory=list)
+    learner: str = "smoothed"  # smoothed | npga | reinforce | hedge | ppo | llg
     evaluations_per_sample: int = 1  # utility evaluations per drawn valuation (accounting)
+    #: [runs, ...] mean iterate over the last tail_fraction of steps (the one loop and LLG)
+    tail_average: torch.Tensor | None = None
+    gradient: torch.Tensor | None = None  # [K, runs, ...] gradient of the step that led here
+    movement: torch.Tensor | None = None  # [K, runs] d_t = mean_i |θ_i,t − θ_i,t−1|
+    beta: torch.Tensor | None = None  # [K, runs]
+    lr: torch.Tensor | None = None  # [K, runs]
+    # with grid_points > 0 (params, gradient, final, tail_average are then [.., runs, A, P] for
+    # affine and neural policies, and movement is mean_i ‖Δθ_i‖₂):
+    value_grid: torch.Tensor | None = None  # [G, agents] v_{k,i} on agent i's support
+    bid_grid: torch.Tensor | None = None  # [K, runs, G, agents] b_i(v_{k,i}) at recorded steps
+    bid_grid_tail: torch.Tensor | None = None  # [runs, G, agents] mean over the tail steps
+    #: the learner's own records: reinforce's bid noise ``sigma`` [K, runs, agents]; Hedge and
+    #: PPO's ``bid_function`` [K, runs, agents, V] at ``value_midpoints`` [V]; Hedge's
+    #: ``bid_points`` [G] and ``weights``; PPO's ``frames`` (auctions played, 0-d)
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> torch.Tensor:
+        """[K] cumulative valuations drawn per run at the recorded steps (int64)."""
+        return self.steps.to(torch.int64) * self.samples_per_step
 
     @property
     def samples_per_run(self) -> int:
-        return int(self.samples[-1])
+        """Valuations drawn per run over the whole training."""
+        return int(self.steps[-1]) * self.samples_per_step

@@ -48,7 +48,14 @@ from diffauction.learning.estimators import (  # noqa: F401  (re-exported)
 )
 from diffauction.learning.optimizers import SGD, Adam, make_optimizer  # noqa: F401
 from diffauction.learning.pretrain import make_policy
-from diffauction.learning.recording import History, movement, record_steps, tail_start
+from diffauction.learning.recording import (  # noqa: F401  (TrainResult re-exported)
+    LOOP_LEARNERS,
+    History,
+    TrainResult,
+    movement,
+    record_steps,
+    tail_start,
+)
 from diffauction.learning.samplers import SAMPLERS, ValueSampler  # noqa: F401
 from diffauction.learning.schedules import Schedule
 
@@ -125,28 +132,6 @@ class RunBatch:
     @property
     def runs(self) -> int:
         return len(self.seeds)
-
-
-@dataclass
-class TrainResult:
-    """Recorded trajectory (K recorded steps) and final state; tensors live on the CPU."""
-
-    steps: torch.Tensor  # [K] step index, 0 = initial parameters
-    params: torch.Tensor  # [K, runs, agents]
-    gradient: torch.Tensor  # [K, runs, agents] gradient used for the step that led here (0 at 0)
-    movement: torch.Tensor  # [K, runs] d_t = mean_i |θ_i,t − θ_i,t−1|
-    beta: torch.Tensor  # [K, runs]
-    lr: torch.Tensor  # [K, runs]
-    final: torch.Tensor  # [runs, agents] last iterate
-    tail_average: torch.Tensor  # [runs, agents] mean iterate over the last tail_fraction of steps
-    samples_per_run: int  # valuations drawn per run (steps × batch × agents)
-    # with grid_points > 0 (params, gradient, final, tail_average are then [.., runs, A, P] for
-    # affine and neural policies, and movement is mean_i ‖Δθ_i‖₂):
-    value_grid: torch.Tensor | None = None  # [G, agents] v_{k,i} on agent i's support
-    bid_grid: torch.Tensor | None = None  # [K, runs, G, agents] b_i(v_{k,i}) at recorded steps
-    bid_grid_tail: torch.Tensor | None = None  # [runs, G, agents] mean over the tail steps
-    #: the estimator's recorded state, e.g. reinforce's bid noise ``sigma`` [K, runs, agents]
-    extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 #: Valuations (runs × batch × agents) a CPU training step handles at once. A block's values, bids
@@ -355,7 +340,8 @@ class Recorder:
             movement=hist["movement"], beta=hist["beta"], lr=hist["lr"],
             final=program.params.clone().detach().cpu(),
             tail_average=(self.tail_sum / count).detach().cpu(),
-            samples_per_run=setup.steps * setup.batch_size * setup.n_agents,
+            samples_per_step=setup.batch_size * setup.n_agents, seeds=list(setup.seeds),
+            learner=LOOP_LEARNERS.get(setup.gradient, "smoothed"),
             value_grid=None if self.grid_values is None else self.grid_values[0].clone().cpu(),
             bid_grid=hist.get("bid_grid"),
             bid_grid_tail=None if self.grid_tail_sum is None
