@@ -23,7 +23,12 @@ from scipy import special
 
 
 class InverseCDFSampling:
-    """``sample`` for every prior that maps U[0,1) draws through its ``transform``."""
+    """``sample`` for every prior that maps U[0,1) draws through its ``transform`` on
+    [low, high]; ``v_max`` is the highest value."""
+
+    @property
+    def v_max(self) -> float:
+        return self.high
 
     def sample(
         self,
@@ -52,10 +57,6 @@ class UniformPrior(InverseCDFSampling):
     @property
     def name(self) -> str:
         return "uniform"
-
-    @property
-    def v_max(self) -> float:
-        return self.high
 
     def transform(self, unit: torch.Tensor) -> torch.Tensor:
         """Map U[0,1) draws to this prior by the inverse CDF (here an affine map)."""
@@ -97,10 +98,6 @@ class BetaPrior(InverseCDFSampling):
     @property
     def name(self) -> str:
         return "beta"
-
-    @property
-    def v_max(self) -> float:
-        return self.high
 
     def _table(self, dtype: torch.dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
         """Quantiles F⁻¹(k/T), k = 0..T−1, and the slopes to the next one (cached per dtype)."""

@@ -88,7 +88,7 @@ from diffauction.learning.hedge import (
     train_hedge,
     w0_tensor,
 )
-from diffauction.learning.recording import log_record_steps
+from diffauction.learning.recording import BatchAccounting, log_record_steps
 from diffauction.learning.trainer import RunBatch, TrainResult, train
 
 LEARNERS = ("smoothed", "npga", "reinforce", "hedge", "ppo")
@@ -105,7 +105,7 @@ def _w0_list(w0, runs: int) -> list[float]:
 
 
 @dataclass
-class NPGAConfig:
+class NPGAConfig(BatchAccounting):
     """NPGA (bnelearn's ES pseudo-gradient) for linear bids b_i = θ_i·v_i."""
 
     population: int = 64  # perturbations per agent and step
@@ -118,9 +118,6 @@ class NPGAConfig:
     adam_eps: float = 1e-8
     dtype: str = "float32"
     device: str = "cpu"
-
-    def samples_per_step(self, n_agents: int) -> int:
-        return self.batch_size * n_agents
 
     def evaluations_per_sample(self) -> int:
         """Every population member, and the unperturbed baseline, is evaluated on the batch."""
@@ -178,7 +175,7 @@ def train_npga(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first
 
 
 @dataclass
-class ReinforceConfig:
+class ReinforceConfig(BatchAccounting):
     """REINFORCE for the Gaussian policy b ~ N(w·v, s²), bids clipped into [0, v_max]."""
 
     batch_size: int = 1024  # one bid per sampled value and agent
@@ -192,11 +189,6 @@ class ReinforceConfig:
     dtype: str = "float32"
     device: str = "cpu"
 
-    def samples_per_step(self, n_agents: int) -> int:
-        return self.batch_size * n_agents
-
-    def evaluations_per_sample(self) -> int:
-        return 1
 
 
 def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
@@ -224,7 +216,7 @@ def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "
 
 
 @dataclass
-class SmoothedConfig:
+class SmoothedConfig(BatchAccounting):
     """The project's smoothed gradient (:func:`diffauction.learning.trainer.train`); week-4
     defaults."""
 
@@ -241,11 +233,6 @@ class SmoothedConfig:
     dtype: str = "float32"
     device: str = "cpu"
 
-    def samples_per_step(self, n_agents: int) -> int:
-        return self.batch_size * n_agents
-
-    def evaluations_per_sample(self) -> int:
-        return 1
 
 
 def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",

@@ -17,7 +17,7 @@ from diffauction.game.mechanisms import Mechanism, make_mechanism
 from diffauction.game.priors import make_prior, value_midpoints
 from diffauction.learning import recording
 from diffauction.learning.hard_utility import competing_bids, utility_against
-from diffauction.learning.recording import TrainResult
+from diffauction.learning.recording import BatchAccounting, TrainResult
 from diffauction.learning.trainer import DTYPES, resolve_device
 
 DEFAULT_PRIOR = {"name": "uniform", "low": 0.0, "high": 1.0}
@@ -46,7 +46,7 @@ def w0_tensor(w0, runs: int, agents: int, dtype, device) -> torch.Tensor:
 
 
 @dataclass
-class HedgeConfig:
+class HedgeConfig(BatchAccounting):
     """Hedge per (agent, value bin) over a bid grid, full-information feedback."""
 
     value_bins: int = 32  # equal-probability bins of the prior; midpoints F⁻¹((k+½)/K)
@@ -56,9 +56,6 @@ class HedgeConfig:
     init_width: float = 0.05  # with w0: initial weights ∝ exp(−(g − w0·v_k)² / 2·width²)
     dtype: str = "float64"  # cumulative sums grow with t: keep double precision
     device: str = "cpu"
-
-    def samples_per_step(self, n_agents: int) -> int:
-        return self.batch_size * n_agents
 
     def evaluations_per_sample(self) -> int:
         """Full information: every grid bid's utility against each sample's opponents."""

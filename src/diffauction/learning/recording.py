@@ -105,3 +105,15 @@ class TrainResult:
     def samples_per_run(self) -> int:
         """Valuations drawn per run over the whole training."""
         return int(self.steps[-1]) * self.samples_per_step
+
+
+class BatchAccounting:
+    """Compute accounting of a learner config with a ``batch_size`` (a mixin without fields, so
+    the configs' recorded settings keep their order): a step draws ``batch_size`` values per
+    agent, and each valuation costs one utility evaluation unless the learner says otherwise."""
+
+    def samples_per_step(self, n_agents: int) -> int:
+        return self.batch_size * n_agents
+
+    def evaluations_per_sample(self) -> int:
+        return 1
