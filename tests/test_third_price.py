@@ -88,3 +88,27 @@ def test_trainer_learns_the_third_price_equilibrium():
     result = train(setup)
     w_star = bne_linear_coefficient("third_price", 4, UniformPrior())
     assert (result.tail_average - w_star).abs().max() < 0.03, result.tail_average
+
+
+def test_a_config_experiment_trains_and_is_scored_against_its_bne(tmp_path):
+    """Third price through the pipeline's own steps: a config experiment with the new name trains
+    and is analysed (L2 to its BNE; no utility metrics, which need an interim utility)."""
+    import pandas as pd
+
+    from diffauction.experiments.config import ConfigError, resolve_experiment, validate_config
+    from diffauction.experiments.runs import analyse_experiment, run_training
+
+    exp = {"n_agents": 3, "mechanism": "third_price", "beta": 100,
+           "optimizer": {"name": "adam", "lr": 0.01}, "policy": {"name": "linear", "w0": 1.0},
+           "batch_size": 1024, "steps": 300, "seeds": [0, 1]}
+    analysis = {"br_values": 32, "br_bids": 64}
+    resolved = resolve_experiment(validate_config({"experiments": {"x": exp},
+                                                   "analysis": analysis}), "x")
+    run_training(resolved, tmp_path / "trajectory.csv", tmp_path / "runs.csv")
+    summary = pd.read_csv(tmp_path / "runs.csv")
+    metrics = analyse_experiment(resolved, summary, pd.read_csv(tmp_path / "trajectory.csv"))
+    assert (metrics["bne"] == "third_price").all()
+    assert metrics["l2_bne"].between(0.0, 0.15).all(), metrics["l2_bne"]
+    assert metrics["utility_loss_vs_bne"].isna().all() and metrics["eps_ex_ante"].isna().all()
+    with pytest.raises(ConfigError, match="experiments.x.n_agents: third_price needs at least 3"):
+        validate_config({"experiments": {"x": {**exp, "n_agents": [2, 3]}}})

@@ -30,6 +30,7 @@ from diffauction.experiments.schema import (
     structural_errors,
 )
 from diffauction.experiments.seeds import seed_values as seed_list
+from diffauction.game.mechanisms import make_mechanism
 from diffauction.learning.trainer import RunBatch
 
 SCHEMA_PATH = resources.files("diffauction") / "schemas" / "config.schema.yaml"
@@ -104,6 +105,11 @@ def _setting_errors(key: str, exp: dict) -> list[str]:
     messages = _prior_errors(f"{key}.prior", exp["prior"])
     agent_priors = exp.get("agent_priors")
     n_agents = exp["n_agents"]
+    fewest = make_mechanism(exp["mechanism"]).min_bidders
+    too_few = [n for n in _as_list(n_agents) if n < fewest]
+    if too_few:
+        messages.append(f"{key}.n_agents: {exp['mechanism']} needs at least {fewest} bidders, "
+                        f"got {too_few}; allowed: integers >= {fewest}")
     if agent_priors is not None:
         for i, prior in enumerate(agent_priors):
             messages += _prior_errors(f"{key}.agent_priors.{i}", prior)

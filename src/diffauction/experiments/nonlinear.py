@@ -171,18 +171,21 @@ def learned_bid_functions(group: pd.DataFrame, priors, run_ids: list, quantiles:
 
 
 def _vs_bne(mechanism, priors, i: int, own, bne, bne_q, runs: int, value_nodes: int) -> dict:
-    """Agent i's L2 and L∞ to its BNE bid, and its utility loss against BNE opponents."""
-    others = [j for j in range(len(priors)) if j != i]
+    """Agent i's L2 and L∞ to its BNE bid, and (where the mechanism has an interim utility) its
+    utility loss against BNE opponents."""
     v = value_midpoints(priors[i], value_nodes)
     bids, reference = own(v), bne.bid(i, v)[None, :]
+    out = {"l2_bne": l2_distance(bids, reference).numpy(),
+           "linf_bne": linf_distance(bids, reference).numpy()}
+    if not mechanism.has_interim_utility:
+        return out
+    others = [j for j in range(len(priors)) if j != i]
     vs_bne = CompetingBids([bne_q[j] for j in others])
     u_star = expected_utility(mechanism, priors[i], lambda x: bne.bid(i, x)[None, :], vs_bne,
                               value_nodes).item()
     one_each = CompetingBids([bne_q[j].expand(runs, -1) for j in others])
     u_hat = expected_utility(mechanism, priors[i], own, one_each, value_nodes)
-    return {"l2_bne": l2_distance(bids, reference).numpy(),
-            "linf_bne": linf_distance(bids, reference).numpy(),
-            "utility_bne": np.full(runs, u_star), "utility_vs_bne": u_hat.numpy(),
+    return {**out, "utility_bne": np.full(runs, u_star), "utility_vs_bne": u_hat.numpy(),
             "utility_loss_vs_bne": (1.0 - u_hat / u_star).numpy()}
 
 
@@ -235,7 +238,7 @@ def _analyse_setting(resolved: dict, group: pd.DataFrame, n_agents: int, rho: fl
         if bne is not None:
             metrics.update(_vs_bne(mechanism, priors, i, learned[i], bne, bne_q, len(run_ids),
                                    value_nodes))
-        if "eps_nash" in wanted:
+        if "eps_nash" in wanted and mechanism.has_interim_utility:
             metrics.update(_vs_learned(mechanism, priors, i, learned[i], learned_q,
                                        resolved["analysis"]))
         for name, metric in (("l2", "l2_bne"), ("linf", "linf_bne"),

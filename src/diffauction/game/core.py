@@ -99,6 +99,11 @@ class Mechanism:
     name: str = "mechanism"
     #: whether truthful bidding is the equilibrium (second price) — informs metrics and plots
     truthful: bool = False
+    #: the fewest bidders the format is defined for
+    min_bidders: int = 2
+    #: whether :meth:`interim_utility` is implemented; the utility loss and the grid best
+    #: response need it, the L2 distance to the BNE does not
+    has_interim_utility: bool = True
 
     def payments(self, bids: torch.Tensor, allocation: torch.Tensor,
                  competing: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,8 @@ class LLG(Mechanism):
     """
 
     n_bidders = 3
+    min_bidders = 3
+    has_interim_utility = False
 
     def _check(self, bids: torch.Tensor) -> None:
         if bids.shape[-1] != self.n_bidders:

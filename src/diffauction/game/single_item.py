@@ -114,6 +114,8 @@ class ThirdPrice(Mechanism):
     """
 
     name = "third_price"
+    min_bidders = 3
+    has_interim_utility = False  # needs the joint law of the two highest competing bids
 
     @staticmethod
     def _competing(bids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
