@@ -11,13 +11,12 @@ import torch
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.policies import LinearPolicy
 from diffauction.learning import trainer as learners
-from diffauction.learning.trainer import (
-    RunBatch,
+from diffauction.learning.estimators import (
     Workspace,
     analytic_gradient,
     analytic_gradient_inplace,
-    train,
 )
+from diffauction.learning.trainer import RunBatch, train
 
 F64 = torch.float64
 

@@ -12,6 +12,7 @@ import torch
 
 from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
 from diffauction.learning import trainer as learners
+from diffauction.learning.samplers import SAMPLERS
 from diffauction.learning.trainer import RunBatch, resolve_device, train
 
 F64 = torch.float64
@@ -146,7 +147,6 @@ def test_same_setup_gives_identical_tensors(dtype):
         assert torch.equal(tensor, second[name]), name
 
 
-SAMPLERS = getattr(learners, "SAMPLERS", ("iid",))
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)

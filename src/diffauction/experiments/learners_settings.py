@@ -51,8 +51,8 @@ def _learner_errors(spec: dict, key: str, n_agents: list[int], allowed: tuple[st
         return messages
     cfg = make_config(learner, settings)
     if learner == "smoothed":
+        from diffauction.learning.samplers import SAMPLERS
         from diffauction.learning.schedules import SCHEDULES
-        from diffauction.learning.trainer import SAMPLERS
 
         for field in ("beta_schedule", "lr_schedule"):
             if getattr(cfg, field) not in SCHEDULES:

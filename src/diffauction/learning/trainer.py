@@ -38,17 +38,12 @@ from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.policies import value_grid
 from diffauction.game.priors import UniformPrior, make_agent_priors, make_prior
 from diffauction.game.risk import make_risk_averse
-from diffauction.learning.estimators import (  # noqa: F401  (re-exported)
-    ESTIMATORS,
-    Workspace,
-    analytic_gradient,
-    analytic_gradient_inplace,
-    autograd_gradient,
+from diffauction.learning.estimators import (
     make_estimator,
 )
-from diffauction.learning.optimizers import SGD, Adam, make_optimizer  # noqa: F401
+from diffauction.learning.optimizers import make_optimizer
 from diffauction.learning.pretrain import make_policy
-from diffauction.learning.recording import (  # noqa: F401  (TrainResult re-exported)
+from diffauction.learning.recording import (
     LOOP_LEARNERS,
     History,
     TrainResult,
@@ -56,7 +51,7 @@ from diffauction.learning.recording import (  # noqa: F401  (TrainResult re-expo
     record_steps,
     tail_start,
 )
-from diffauction.learning.samplers import SAMPLERS, ValueSampler  # noqa: F401
+from diffauction.learning.samplers import ValueSampler
 from diffauction.learning.schedules import Schedule
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
