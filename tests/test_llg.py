@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from diffauction.analysis import outcomes
 from diffauction.equilibria import llg as equilibrium
 from diffauction.equilibria.registry import bne_bid
 from diffauction.game.mechanisms import make_mechanism
@@ -34,7 +35,7 @@ def test_bne_params_and_bids():
 def test_vcg_outcome_matches_closed_forms():
     """Truthful VCG: welfare E[max(v0 + v1, v2)] = 31/24; revenue and utilities by an
     independent plain Monte-Carlo estimate."""
-    out = llg.bne_outcome("llg_vcg", points=2**18)
+    out = outcomes.bne_outcome("llg_vcg", points=2**18)
     assert out["welfare"] == pytest.approx(31 / 24, abs=2e-4)
     assert out["efficiency"] == pytest.approx(1.0)
     draws = 1_000_000
@@ -48,7 +49,7 @@ def test_vcg_outcome_matches_closed_forms():
 
 
 def test_nearest_vcg_bne_utilities_match_the_literature():
-    out = llg.bne_outcome("llg_nearest_vcg", points=2**18)
+    out = outcomes.bne_outcome("llg_nearest_vcg", points=2**18)
     local, global_ = equilibrium.ANCHOR_UTILITIES["llg_nearest_vcg"]
     assert out["utility_local"] == pytest.approx(local, abs=2e-4)
     assert out["utility_global"] == pytest.approx(global_, abs=2e-4)
@@ -60,7 +61,7 @@ def test_nearest_vcg_bne_is_a_best_response_per_value(v):
     """Local 0 with value v against the BNE local and the truthful global: the BNE bid is within
     the grid error of the best bid on a grid (quasi-Monte-Carlo over the opponents)."""
     mechanism = make_mechanism("llg_nearest_vcg")
-    opponents = llg.sobol_values(2**15, seed=3)[:, 1:]  # (v1, v2)
+    opponents = outcomes.sobol_values(2**15, seed=3)[:, 1:]  # (v1, v2)
     other = nearest_vcg_bid(opponents[:, 0])
 
     def utility(b):
@@ -76,9 +77,9 @@ def test_nearest_vcg_bne_is_a_best_response_per_value(v):
 
 def test_expected_outcome_is_batched_over_profiles():
     params = torch.tensor([[[0.0, 1.0], [0.0, 1.0]], [[-0.1, 1.0], [-0.2, 0.9]]], dtype=F64)
-    batched = llg.expected_outcome("llg_nearest_vcg", params, points=2**12)
+    batched = outcomes.expected_outcome("llg_nearest_vcg", params, points=2**12)
     for p in range(2):
-        single = llg.expected_outcome("llg_nearest_vcg", params[p:p + 1], points=2**12)
+        single = outcomes.expected_outcome("llg_nearest_vcg", params[p:p + 1], points=2**12)
         for key in batched:
             assert batched[key][p].item() == pytest.approx(single[key][0].item(), abs=1e-12)
 

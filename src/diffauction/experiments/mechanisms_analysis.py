@@ -15,15 +15,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from diffauction.analysis import outcomes
 from diffauction.analysis.convergence import reach_and_stay
 from diffauction.analysis.distance import l2_linear_on_grid, least_squares_slope
+from diffauction.analysis.outcomes import sobol_unit
 from diffauction.equilibria import multiunit
 from diffauction.equilibria.llg import bne_params
 from diffauction.equilibria.registry import bne_bid
 from diffauction.experiments.mechanisms import LABELS, high_of, target, value_grid
 from diffauction.game.mechanisms import LLG_MECHANISMS, MULTI_UNIT, make_mechanism
 from diffauction.game.priors import UniformPrior
-from diffauction.learning import llg
 
 
 def convergence_steps(trajectory: pd.DataFrame, tolerance: float) -> pd.DataFrame:
@@ -87,11 +88,6 @@ def convergence_table(trajectory: pd.DataFrame, runs: pd.DataFrame,
     return per_run, summary
 
 
-def sobol_unit(points: int, dims: int, seed: int) -> torch.Tensor:
-    return torch.quasirandom.SobolEngine(dims, scramble=True, seed=seed).draw(
-        points, dtype=torch.float64)
-
-
 def linear_outcome(mechanism: str, section: dict, w: torch.Tensor, points: int,
                    seed: int = 0) -> dict[str, torch.Tensor]:
     """Hard-auction revenue, welfare and mean bidder utility of linear profiles w [P, n], by
@@ -112,7 +108,7 @@ def theory_outcome(mechanism: str, section: dict, points: int) -> dict[str, floa
     quasi-Monte-Carlo for LLG."""
     n, k, high = section["n_agents"], section["units"], high_of(section)
     if mechanism in LLG_MECHANISMS:
-        out = llg.bne_outcome(mechanism, points)
+        out = outcomes.bne_outcome(mechanism, points)
         return {"revenue": out["revenue"], "welfare": out["welfare"],
                 "utility": out["utility_local"]}
     units = k if mechanism in MULTI_UNIT else 1
@@ -134,7 +130,7 @@ def outcome_table(runs: pd.DataFrame, section: dict) -> pd.DataFrame:
         if mechanism in LLG_MECHANISMS:
             params = torch.stack([torch.tensor(wide_a.to_numpy()),
                                   torch.tensor(wide_w.to_numpy())], dim=-1)
-            out = llg.expected_outcome(mechanism, params, points)
+            out = outcomes.expected_outcome(mechanism, params, points)
             learned = {"revenue": out["revenue"], "welfare": out["welfare"],
                        "utility": out["utility_local"]}
         else:
@@ -156,7 +152,7 @@ def per_sample_gradient(mechanism: str, section: dict, shift: float, beta: float
     n, k = section["n_agents"], section["units"]
     if mechanism in LLG_MECHANISMS:
         a, w = bne_params(mechanism)
-        values = llg.sobol_values(samples, seed)
+        values = outcomes.sobol_values(samples, seed)
         slopes = torch.tensor([w + shift, w], dtype=torch.float64)
         raw = a + slopes * values[:, :2]
         bids = torch.cat([raw.clamp_min(0.0), values[:, 2:]], dim=-1)

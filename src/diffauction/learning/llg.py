@@ -1,15 +1,9 @@
-"""The LLG (local-local-global) combinatorial auction: outcomes and a small learner.
+"""Learning the LLG (local-local-global) combinatorial auction with the one training loop.
 
-rule           local BNE bid                         locals' / global's BNE utility
-=============  ====================================  =========================================
-VCG            v (truthful, dominant)
-nearest-VCG    max(0, v − (3 − √8))                  0.1332 / 0.4673
-=============  ====================================  =========================================
-=======
 Two local bidders (agents 0, 1, values U[0, 1]) and one global bidder (agent 2, value U[0, 2],
 truthful); the rules are :class:`~diffauction.game.mechanisms.LLGVCG` and
 :class:`~diffauction.game.mechanisms.LLGNearestVCG`, the locals' BNE is in
-:mod:`diffauction.equilibria.llg`.
+:mod:`diffauction.equilibria.llg`, the outcome of a profile in :mod:`diffauction.analysis.outcomes`.
 
 The locals learn an affine bid b(v) = max(0, a + w·v) — the family holds both BNEs — with the
 project's one training loop: Adam ascent on the smoothed utility, each local's gradient taken
@@ -23,57 +17,9 @@ from dataclasses import replace
 
 import torch
 
-from diffauction.equilibria.llg import GLOBAL_HIGH, bne_params
-from diffauction.game.mechanisms import LLG_MECHANISMS, Mechanism, make_mechanism
+from diffauction.equilibria.llg import GLOBAL_HIGH
+from diffauction.game.mechanisms import LLG_MECHANISMS, make_mechanism
 from diffauction.learning.trainer import RunBatch, TrainResult, train
-
-
-def affine_bids(params: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """max(0, a + w·v). ``params`` [..., 2 locals, 2] holds (a, w) per local; ``values`` is
-    [..., batch, 2] with the leading axes of ``params``."""
-    a, w = params[..., 0], params[..., 1]
-    return (a[..., None, :] + w[..., None, :] * values).clamp_min(0.0)
-
-
-def sobol_values(points: int, seed: int = 0) -> torch.Tensor:
-    """[points, 3] scrambled Sobol values: locals on U[0,1], the global on U[0,2]."""
-    unit = torch.quasirandom.SobolEngine(3, scramble=True, seed=seed).draw(points,
-                                                                          dtype=torch.float64)
-    return unit * torch.tensor([1.0, 1.0, GLOBAL_HIGH], dtype=torch.float64)
-
-
-def expected_outcome(mechanism: Mechanism | str, params: torch.Tensor, points: int = 2**18,
-                     seed: int = 0) -> dict[str, torch.Tensor]:
-    """Hard-auction expectations by quasi-Monte-Carlo (scrambled Sobol, ``points`` draws shared
-    by every profile) for local profiles ``params`` [P, 2, 2]; the global bids truthfully.
-
-    Returns tensors [P]: ``revenue``, ``welfare`` (Σ values of the winners), ``utility_local``
-    (mean of the two locals), ``utility_global``, ``efficiency`` (welfare / optimal welfare).
-    """
-    mechanism = make_mechanism(mechanism)
-    values = sobol_values(points, seed)  # [points, 3]
-    locals_ = affine_bids(params.to(torch.float64), values[None, :, :2].expand(
-        params.shape[0], -1, -1))
-    bids = torch.cat([locals_, values[None, :, 2:].expand(params.shape[0], -1, -1)], dim=-1)
-    allocation, payment = mechanism.hard_outcome(bids, torch.Generator().manual_seed(seed))
-    utility = values * allocation - payment
-    welfare = (values * allocation).sum(-1).mean(-1)
-    optimal = torch.maximum(values[:, 0] + values[:, 1], values[:, 2]).mean()
-    return {
-        "revenue": payment.sum(-1).mean(-1),
-        "welfare": welfare,
-        "utility_local": utility[..., :2].mean(-1).mean(-1),
-        "utility_global": utility[..., 2].mean(-1),
-        "efficiency": welfare / optimal,
-    }
-
-
-def bne_outcome(mechanism: str, points: int = 2**20, seed: int = 0) -> dict[str, float]:
-    """The BNE's expectations (numerically, by :func:`expected_outcome`)."""
-    a, w = bne_params(mechanism)
-    params = torch.tensor([[[a, w], [a, w]]], dtype=torch.float64)
-    return {key: float(value[0]) for key, value in
-            expected_outcome(mechanism, params, points, seed).items()}
 
 
 def train_llg(mechanism: str, seeds: list[int], beta: list[float], w0: list[float], steps: int,

@@ -61,10 +61,6 @@ class History:
         return {name: x.detach().to("cpu") for name, x in self.buffers.items()}
 
 
-#: the learner a :class:`TrainResult` of the one loop reports, by its ``gradient`` estimator
-LOOP_LEARNERS = {"npga": "npga", "reinforce": "reinforce"}
-
-
 @dataclass
 class TrainResult:
     """What every learner returns (the one loop, NPGA, REINFORCE, Hedge, PPO, LLG): K recorded

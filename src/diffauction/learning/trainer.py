@@ -44,7 +44,6 @@ from diffauction.learning.estimators import (
 from diffauction.learning.optimizers import make_optimizer
 from diffauction.learning.pretrain import make_policy
 from diffauction.learning.recording import (
-    LOOP_LEARNERS,
     History,
     TrainResult,
     movement,
@@ -336,7 +335,7 @@ class Recorder:
             final=program.params.clone().detach().cpu(),
             tail_average=(self.tail_sum / count).detach().cpu(),
             samples_per_step=setup.batch_size * setup.n_agents, seeds=list(setup.seeds),
-            learner=LOOP_LEARNERS.get(setup.gradient, "smoothed"),
+            learner=setup.gradient if setup.gradient in ("npga", "reinforce") else "smoothed",
             value_grid=None if self.grid_values is None else self.grid_values[0].clone().cpu(),
             bid_grid=hist.get("bid_grid"),
             bid_grid_tail=None if self.grid_tail_sum is None
