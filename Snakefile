@@ -35,4 +35,6 @@ rule all:
         "figures/nonlinear_bids.png",
         "figures/nonlinear_convergence.png",
         "figures/learners_comparison.png",
+        "figures/workflow_dag.png",
+        expand("results/report/captions/{figure}.rst", figure=CAPTIONED_FIGURES),
         "results/learners/summary.csv",

@@ -20,7 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-PATTERNS = ["results/**/*.csv", "figures/*.pdf", "figures/*.png", "paper/generated/*.tex",
+PATTERNS = ["results/**/*.csv", "results/**/*.rst", "results/workflow/rulegraph.dot",
+            "figures/*.pdf",
+            "figures/*.png", "paper/generated/*.tex",
             "paper/report.pdf"]
 
 

@@ -53,7 +53,8 @@ def test_script_layers_follow_the_imports():
     assert layers["paper"] == set() and layers["all"] == set()
     for rule, reached in layers.items():
         if reached & {"report", "figures"}:
-            assert rule.startswith(("macros_", "figure_", "provenance")), (rule, reached)
+            assert rule.startswith(("macros_", "figure_", "provenance", "report_")), (rule,
+                                                                                     reached)
 
 
 def jobs_inputs(result) -> dict[str, set[str]]:
@@ -146,9 +147,11 @@ def test_editing_a_layer_reruns_exactly_what_reaches_it(tmp_path):
             assert {"train", "analyze", "figure_week4", "paper"} <= jobs
             assert "smoothed_theory" not in jobs and "figure_overshading_theory" in jobs
         if layer == "figures":
-            assert all(r.startswith("figure_") or r in ("paper", "all") for r in jobs), jobs
+            assert all(r.startswith("figure_") or r in ("paper", "report_captions", "all")
+                       for r in jobs), jobs
         if layer == "report":
-            assert all(r.startswith("macros_") or r in ("provenance", "paper", "all")
+            assert all(r.startswith("macros_")
+                       or r in ("provenance", "paper", "report_captions", "all")
                        for r in jobs), jobs
         if layer == "game":
             assert "smoothed_theory" not in jobs and "train" in jobs

@@ -9,6 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 # the package sources travel too: every rule lists the package layers its script runs as inputs
 WORKFLOW_FILES = ["Snakefile", "workflow", "config", "profiles", "paper/report.tex",
+                  "paper/references.bib",
                   "paper/sections", "figures/README.md", "paper/generated/README.md", "src"]
 
 

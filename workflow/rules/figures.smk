@@ -11,7 +11,7 @@ rule figure_week4:
         pdf="figures/week4_convergence.pdf",
         png=report(
             "figures/week4_convergence.png",
-            caption="../report/week4_convergence.rst",
+            caption="../../results/report/captions/week4_convergence.rst",
             category="Week 4",
             subcategory="Figures",
         ),
@@ -32,7 +32,7 @@ rule figure_overshading_theory:
         pdf="figures/overshading_theory.pdf",
         png=report(
             "figures/overshading_theory.png",
-            caption="../report/overshading_theory.rst",
+            caption="../../results/report/captions/overshading_theory.rst",
             category="Over-shading",
             subcategory="Figures",
         ),
@@ -55,7 +55,7 @@ rule figure_overshading_scaling:
         pdf="figures/overshading_scaling.pdf",
         png=report(
             "figures/overshading_scaling.png",
-            caption="../report/overshading_scaling.rst",
+            caption="../../results/report/captions/overshading_scaling.rst",
             category="Over-shading",
             subcategory="Figures",
         ),
@@ -75,7 +75,7 @@ rule figure_overshading_annealing:
         pdf="figures/overshading_annealing.pdf",
         png=report(
             "figures/overshading_annealing.png",
-            caption="../report/overshading_annealing.rst",
+            caption="../../results/report/captions/overshading_annealing.rst",
             category="Over-shading",
             subcategory="Figures",
         ),

@@ -84,7 +84,7 @@ rule figure_learners:
         pdf="figures/learners_comparison.pdf",
         png=report(
             "figures/learners_comparison.png",
-            caption="../report/learners_comparison.rst",
+            caption="../../results/report/captions/learners_comparison.rst",
             category="Learners compared",
             subcategory="Figures",
         ),

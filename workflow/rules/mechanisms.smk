@@ -90,7 +90,7 @@ rule figure_mechanism_convergence:
         pdf="figures/mechanisms_convergence.pdf",
         png=report(
             "figures/mechanisms_convergence.png",
-            caption="../report/mechanisms_convergence.rst",
+            caption="../../results/report/captions/mechanisms_convergence.rst",
             category="Mechanism comparison",
             subcategory="Figures",
         ),
@@ -110,7 +110,7 @@ rule figure_mechanism_bids:
         pdf="figures/mechanisms_bids.pdf",
         png=report(
             "figures/mechanisms_bids.png",
-            caption="../report/mechanisms_bids.rst",
+            caption="../../results/report/captions/mechanisms_bids.rst",
             category="Mechanism comparison",
             subcategory="Figures",
         ),

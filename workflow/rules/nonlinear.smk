@@ -57,7 +57,7 @@ rule figure_nonlinear_asymmetric:
         pdf="figures/nonlinear_asymmetric.pdf",
         png=report(
             "figures/nonlinear_asymmetric.png",
-            caption="../report/nonlinear_asymmetric.rst",
+            caption="../../results/report/captions/nonlinear_asymmetric.rst",
             category="Non-linear strategies",
             subcategory="Figures",
         ),
@@ -77,7 +77,7 @@ rule figure_nonlinear_bids:
         pdf="figures/nonlinear_bids.pdf",
         png=report(
             "figures/nonlinear_bids.png",
-            caption="../report/nonlinear_bids.rst",
+            caption="../../results/report/captions/nonlinear_bids.rst",
             category="Non-linear strategies",
             subcategory="Figures",
         ),
@@ -97,7 +97,7 @@ rule figure_nonlinear_convergence:
         pdf="figures/nonlinear_convergence.pdf",
         png=report(
             "figures/nonlinear_convergence.png",
-            caption="../report/nonlinear_convergence.rst",
+            caption="../../results/report/captions/nonlinear_convergence.rst",
             category="Non-linear strategies",
             subcategory="Figures",
         ),

@@ -1,4 +1,5 @@
 import glob
+from pathlib import Path
 
 PAPER_SOURCES = ["paper/report.tex"] + sorted(glob.glob("paper/sections/*.tex"))
 PAPER_GENERATED = [
@@ -25,7 +26,9 @@ PAPER_FIGURES = [
     "figures/nonlinear_asymmetric.pdf",
     "figures/nonlinear_bids.pdf",
     "figures/nonlinear_convergence.pdf",
-] + LEARNERS_FIGURES
+] + LEARNERS_FIGURES + ["figures/workflow_dag.pdf"]
+# Figures whose captions the HTML report takes from the PDF (rule report_captions).
+CAPTIONED_FIGURES = [Path(name).stem for name in PAPER_FIGURES]
 
 
 rule macros_week4:
@@ -87,16 +90,74 @@ rule provenance:
         "../scripts/provenance.py"
 
 
+# The appendix's workflow figure: `snakemake --rulegraph` of this workflow (its rules do not
+# depend on the results, so the graph is taken with --forceall and without the lock), made
+# canonical and drawn by Graphviz in the figures layer.
+rule rulegraph:
+    input:
+        workflow=["Snakefile"] + sorted(glob.glob("workflow/rules/*.smk")),
+        config="config/config.yaml",
+    output:
+        "results/workflow/rulegraph.raw.gv",
+    log:
+        "logs/paper/rulegraph.log",
+    shell:
+        "snakemake --rulegraph --forceall --nolock all > {output}.part 2> {log}"
+        " && mv {output}.part {output}"
+
+
+rule figure_rulegraph:
+    input:
+        raw="results/workflow/rulegraph.raw.gv",
+        code=code("figure_rulegraph.py"),
+    output:
+        dot="results/workflow/rulegraph.dot",
+        pdf="figures/workflow_dag.pdf",
+        png=report(
+            "figures/workflow_dag.png",
+            caption="../../results/report/captions/workflow_dag.rst",
+            category="Report",
+            subcategory="Workflow",
+        ),
+    log:
+        "logs/figures/workflow_dag.log",
+    benchmark:
+        "results/benchmarks/figure_rulegraph.tsv"
+    script:
+        "../scripts/figure_rulegraph.py"
+
+
 rule paper:
     input:
         sources=PAPER_SOURCES,
+        bibliography="paper/references.bib",
         generated=PAPER_GENERATED,
         figures=PAPER_FIGURES,
     output:
-        report("paper/report.pdf", caption="../report/paper.rst", category="Report"),
+        pdf=report("paper/report.pdf", caption="../report/paper.rst", category="Report"),
+        aux="results/paper/report.aux",
+        bbl="results/paper/report.bbl",
     log:
         "logs/paper/latexmk.log",
     benchmark:
         "results/benchmarks/paper.tsv"
     shell:
-        "bash workflow/scripts/build_paper.sh paper/report.tex {output} > {log} 2>&1"
+        "bash workflow/scripts/build_paper.sh paper/report.tex {output.pdf} {output.aux}"
+        " {output.bbl} > {log} 2>&1"
+
+
+# The HTML report's figure captions are the PDF's: read from the LaTeX sources with the
+# generated numbers, figure numbers and citations of the finished build.
+rule report_captions:
+    input:
+        sources=PAPER_SOURCES,
+        generated=PAPER_GENERATED,
+        aux="results/paper/report.aux",
+        bbl="results/paper/report.bbl",
+        code=code("report_captions.py"),
+    output:
+        expand("results/report/captions/{figure}.rst", figure=CAPTIONED_FIGURES),
+    log:
+        "logs/paper/report_captions.log",
+    script:
+        "../scripts/report_captions.py"

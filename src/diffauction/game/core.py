@@ -8,7 +8,9 @@ the agent axis is always last. ``beta`` is a float or a tensor broadcastable to 
 Each mechanism offers
 
 * ``hard_outcome``: the true auction, allocation (0/1, random tie-break) and payments;
-* ``smoothed_utility``: the differentiable relaxation used for learning. Agent i's utility sees the
+* ``smoothed_utility``: the differentiable relaxation used for learning (the win indicator
+  replaced by σ(β(b_i − m_i)); Kohring, Pieroth & Bichler 2023 smooth with a softmax over all
+  bidders instead). Agent i's utility sees the
   highest competing bid m_i as a constant (it is detached), so back-propagating the sum of all
   agents' smoothed utilities gives every agent only its own ∂ũ_i/∂b_i: the non-cooperative
   gradient, never the cartel's;

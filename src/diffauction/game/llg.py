@@ -1,4 +1,5 @@
-"""The LLG (local-local-global) combinatorial auction with VCG and nearest-VCG payments."""
+"""The LLG (local-local-global) combinatorial auction with VCG and nearest-VCG payments
+(Ausubel & Baranov 2020; core-selecting payments: Day & Milgrom 2008)."""
 
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ class LLGVCG(LLG):
 
 
 class LLGNearestVCG(LLG):
-    """LLG with nearest-VCG core payments (Day & Cramton): the minimum-revenue core point
+    """LLG with nearest-VCG core payments (Day & Cramton 2012): the minimum-revenue core point
     closest to VCG. If the locals win, VCG revenue p_0ᵛ + p_1ᵛ falls short of the core
     constraint p_0 + p_1 ≥ b_2 by 2δ = b_2 − p_0ᵛ − p_1ᵛ ≥ 0, and each local pays
     p_i = p_iᵛ + δ (never above its bid when b_0 + b_1 ≥ b_2, so no cap binds). The smoothed

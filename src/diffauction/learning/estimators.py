@@ -9,8 +9,8 @@ non-cooperative: agent i's estimate moves θ_i alone, every opponent held at its
 =========  ===================================================================================
 analytic   E[v_i·∂ũ_i/∂b_i], the smoothed utility's closed form for the linear policy (fused)
 autograd   ∂/∂θ of Σ_i E[ũ_i], opponents' bids detached (any policy)
-npga       bnelearn's NPGA: (1/σ)·mean_p (u_i(θ_i + σε_p,i; θ_−i) − baseline_i)·ε_p,i on the hard
-           auction, ε_p,i ~ N(0, I) shaped like θ_i (any policy)
+npga       NPGA (Bichler et al. 2021): (1/σ)·mean_p (u_i(θ_i + σε_p,i; θ_−i) − baseline_i)·ε_p,i
+           on the hard auction, ε_p,i ~ N(0, I) shaped like θ_i (any policy)
 reinforce  score function of a Gaussian bid a_i = π_θi(v_i) + s_i·z_i (clipped to [0, v̄_i])
            against the opponents' mean bids: E[(u_i − ū_i)·z_i/s_i·∂π_θi/∂θ_i] (any policy)
 =========  ===================================================================================

@@ -18,7 +18,8 @@ OPTIMIZERS = ("adam", "sgd")
 
 
 class Adam:
-    """Adam ascent with a per-run learning rate; state shaped like the parameters."""
+    """Adam (Kingma & Ba 2015) ascent with a per-run learning rate; state shaped like the
+    parameters."""
 
     def __init__(self, params: torch.Tensor, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8):

@@ -16,7 +16,8 @@ from diffauction.learning.optimizers import Adam
 
 def pretrain(policy, target, lows, highs, steps: int = 300, lr: float = 0.01,
              points: int = 64) -> torch.Tensor:
-    """Regress every run's and agent's network on ``target`` (bnelearn's pre-training).
+    """Regress every run's and agent's network on ``target`` (bnelearn's pre-training; Bichler
+    et al. 2021).
 
     ``target(values)`` maps a value tensor [runs, G, agents] to target bids of that shape (e.g.
     truthful, or a linear shading w0·v); the values are a per-agent grid of ``points`` on

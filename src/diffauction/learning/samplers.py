@@ -14,8 +14,9 @@ class ValueSampler:
     * ``iid``: plain pseudo-random draws from the run's own generator;
     * ``antithetic``: the second half of the batch mirrors the first, u ↦ 1 − u (pairs of
       negatively correlated draws; needs an even batch);
-    * ``sobol``: a scrambled Sobol sequence in N dimensions per run (quasi-Monte-Carlo), each
-      step taking the next ``batch`` points; the scramble is seeded by the run's seed.
+    * ``sobol``: a scrambled Sobol sequence (Sobol' 1967; Owen 1998) in N dimensions per run
+      (quasi-Monte-Carlo), each step taking the next ``batch`` points; the scramble is seeded by
+      the run's seed.
 
     A run's draws depend only on its seed, never on the other runs in the program or on how the
     runs are split into blocks. On the CPU each run owns a PCG64 bit generator; float32 draws are
