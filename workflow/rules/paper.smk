@@ -101,6 +101,8 @@ rule rulegraph:
         "results/workflow/rulegraph.raw.gv",
     log:
         "logs/paper/rulegraph.log",
+    benchmark:
+        "results/benchmarks/rulegraph.tsv"
     shell:
         "snakemake --rulegraph --forceall --nolock all > {output}.part 2> {log}"
         " && mv {output}.part {output}"
@@ -159,5 +161,7 @@ rule report_captions:
         expand("results/report/captions/{figure}.rst", figure=CAPTIONED_FIGURES),
     log:
         "logs/paper/report_captions.log",
+    benchmark:
+        "results/benchmarks/report_captions.tsv"
     script:
         "../scripts/report_captions.py"

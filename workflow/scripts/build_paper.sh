@@ -19,6 +19,7 @@ publish() {  # copy $1 to $2 atomically
   local tmp
   tmp=$(mktemp "$2.XXXXXX.part")
   cp "$1" "$tmp"
+  chmod 0644 "$tmp"  # mktemp creates 0600; a finished output gets the usual mode
   mv "$tmp" "$2"
 }
 [ -z "$aux_target" ] || publish "$dir/build/$name.aux" "$aux_target"
