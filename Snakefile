@@ -18,6 +18,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/mechanisms.smk"
 include: "workflow/rules/nonlinear.smk"
 include: "workflow/rules/learners.smk"
+include: "workflow/rules/smoothing.smk"
 include: "workflow/rules/paper.smk"
 
 

@@ -14,7 +14,7 @@ PAPER_GENERATED = [
     "paper/generated/mechanisms_noise.tex",
     "paper/generated/nonlinear.tex",
     "paper/generated/nonlinear_table.tex",
-] + LEARNERS_GENERATED
+] + LEARNERS_GENERATED + SMOOTHING_GENERATED
 PAPER_FIGURES = [
     "figures/week4_convergence.pdf",
     "figures/overshading_theory.pdf",
