@@ -36,4 +36,5 @@ rule all:
         "figures/nonlinear_bids.png",
         "figures/nonlinear_convergence.png",
         "figures/learners_comparison.png",
+        "figures/smoothing_decomposition.png",
         "results/learners/summary.csv",

@@ -25,7 +25,7 @@ PAPER_FIGURES = [
     "figures/nonlinear_asymmetric.pdf",
     "figures/nonlinear_bids.pdf",
     "figures/nonlinear_convergence.pdf",
-] + LEARNERS_FIGURES
+] + LEARNERS_FIGURES + SMOOTHING_FIGURES
 
 
 rule macros_week4:

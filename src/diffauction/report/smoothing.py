@@ -6,7 +6,15 @@ import math
 
 import pandas as pd
 
-from diffauction.report.latex import MISSING, camel, fmt, latex_table, macro, number_name
+from diffauction.report.latex import (
+    MISSING,
+    camel,
+    fmt,
+    latex_table,
+    macro,
+    number_name,
+    sci,
+)
 
 LABELS = {"first_price": "first price", "second_price": "second price",
           "third_price": "third price", "all_pay": "all-pay", "pay_as_bid": "pay as bid",
@@ -107,8 +115,94 @@ def scaling_latex(scaling: pd.DataFrame) -> str:
         label="tab:smscaling")
 
 
-def smoothing_outputs(table: pd.DataFrame, scaling: pd.DataFrame) -> dict[str, str]:
-    """The section's generated files: ``macros``, ``fixed`` and ``scaling`` tables."""
+#: the rows of the decomposition table: sweep temperatures, and the mechanism comparison's β
+SWEEP_SHOWN = {"n_agents": (2, 10), "beta_final": (25.0, 100.0, 1000.0)}
+MECHANISM_BETA = 200.0
+EXPERIMENT_LABELS = {"overshading": "sweep", "tradeoff": "trade-off (iid)",
+                     "annealing_n2": "annealed", "annealing_n5": "annealed",
+                     "nl_crra": "annealed, linear", "nl_asymmetric": "asymmetric, neural",
+                     "nl_beta": "Beta(2,5), neural", "nl_allpay": "all-pay, neural",
+                     "mechanism_comparison": "comparison"}
+
+
+def _small(x: float) -> str:
+    """:func:`sci`, with 0 for what is zero up to rounding (below 1e-7)."""
+    return "$0$" if math.isfinite(x) and abs(x) < 1e-7 else sci(x)
+
+
+def decomposition_rows(decomposition: pd.DataFrame) -> pd.DataFrame:
+    """The rows the report's table shows: a few sweep temperatures, the annealed runs, the
+    risk-neutral non-linear runs and every mechanism at the comparison's main β."""
+    d = decomposition
+    sweep = d[(d["experiment"] == "overshading") & d["n_agents"].isin(SWEEP_SHOWN["n_agents"])
+              & d["beta_final"].isin(SWEEP_SHOWN["beta_final"])]
+    annealed = d[d["experiment"].str.startswith("annealing")]
+    nonlinear = d[(d["section"] == "nonlinear") & (d["risk_aversion"] == 1.0)]
+    mechanisms = d[(d["experiment"] == "mechanism_comparison")
+                   & (d["beta_final"] == MECHANISM_BETA)]
+    return pd.concat([sweep, annealed, nonlinear, mechanisms], ignore_index=True)
+
+
+def decomposition_latex(decomposition: pd.DataFrame) -> str:
+    frame = decomposition_rows(decomposition)
+    frame = frame.assign(
+        label=frame["experiment"].map(EXPERIMENT_LABELS).fillna(frame["experiment"]),
+        fmt=frame["mechanism"].map(LABELS).fillna(frame["mechanism"].str.replace("_", " ")),
+        draws=frame["sampler"].fillna("").astype(str))
+    return latex_table(
+        frame,
+        [("label", "experiment", str), ("fmt", "format", str), ("draws", "draws", str),
+         ("n_agents", "$N$", lambda x: f"{int(x)}"), ("beta_final", r"final $\beta$",
+                                                        lambda x: f"{x:g}"),
+         ("l2_total_mean", r"$L_2(b, b^*)$", sci), ("l2_to_smoothed_mean",
+                                                    r"$L_2(b, \tilde b_\beta)$", sci),
+         ("l2_smoothing", r"$\|\tilde b_\beta - b^*\|$", _small),
+         ("l2_class", r"$\|b_\infty - b^*\|$", _small)],
+        caption=(r"The learners' error split: $L_2$ of the learned profile $b$ to the BNE (the "
+                 r"total) and to the smoothed equilibrium $\tilde b_\beta$ of its policy class "
+                 r"at the final $\beta$ (noise and optimisation), means over seeds and agents, "
+                 r"beside the smoothing part $\|\tilde b_\beta - b^*\|$ and what the class "
+                 r"alone costs, $\|b_\infty - b^*\|$. --: no smoothed theory (bid functions, "
+                 r"affine LLG bids)."),
+        label="tab:smdecomp")
+
+
+def decomposition_macros(d: pd.DataFrame) -> list[str]:
+    """Numbers the text quotes about the split."""
+    known = d[d["l2_smoothing"].notna()]
+    sweep = known[(known["experiment"] == "overshading") & (known["beta_final"] <= 200)]
+    share = sweep["l2_to_smoothed_mean"] / sweep["l2_total_mean"]
+    lines = [macro("SMSweepNoiseShareMax", _num(100 * share.max(), 2)),
+             macro("SMSweepNoiseMax", _small(sweep["l2_to_smoothed_max"].max()).strip("$")),
+             macro("SMNoTheory", int(d["l2_smoothing"].isna().sum())),
+             macro("SMDecomposed", int(d["l2_smoothing"].notna().sum()))]
+    annealed = known[known["experiment"].str.startswith("annealing")]
+    for _, row in annealed.iterrows():
+        key = f"{number_name(row['n_agents'])}{camel(row['sampler'])}"
+        lines += [macro(f"SMAnnealTotal{key}", _small(row["l2_total_mean"]).strip("$")),
+                  macro(f"SMAnnealNoise{key}", _small(row["l2_to_smoothed_mean"]).strip("$"))]
+    for n, row in annealed.groupby("n_agents").first().iterrows():
+        lines += [macro(f"SMAnnealSmoothing{number_name(n)}",
+                        _small(row["l2_smoothing"]).strip("$")),
+                  macro(f"SMAnnealBeta{number_name(n)}", f"{row['beta_final']:g}")]
+    mech = known[(known["experiment"] == "mechanism_comparison")
+                 & (known["beta_final"] == MECHANISM_BETA)]
+    lines.append(macro("SMMechBeta", f"{MECHANISM_BETA:g}"))
+    for _, row in mech.iterrows():
+        key = camel(row["mechanism"])
+        lines += [macro(f"SMMechTotal{key}", _small(row["l2_total_mean"]).strip("$")),
+                  macro(f"SMMechNoise{key}", _small(row["l2_to_smoothed_mean"]).strip("$")),
+                  macro(f"SMMechSmoothing{key}", _small(row["l2_smoothing"]).strip("$")),
+                  macro(f"SMMechClass{key}", _small(row["l2_class"]).strip("$"))]
+    return lines
+
+
+def smoothing_outputs(table: pd.DataFrame, scaling: pd.DataFrame,
+                      decomposition: pd.DataFrame) -> dict[str, str]:
+    """The section's generated files: ``macros`` and the ``fixed``, ``scaling`` and
+    ``decomposition`` tables."""
     header = "% generated by diffauction.report.smoothing — do not edit\n"
-    return {"macros": header + "".join(fixed_point_macros(table, scaling)),
-            "fixed": fixed_point_latex(table), "scaling": scaling_latex(scaling)}
+    macros = fixed_point_macros(table, scaling) + decomposition_macros(decomposition)
+    return {"macros": header + "".join(macros), "fixed": fixed_point_latex(table),
+            "scaling": scaling_latex(scaling),
+            "decomposition": decomposition_latex(decomposition)}
