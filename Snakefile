@@ -18,6 +18,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/mechanisms.smk"
 include: "workflow/rules/nonlinear.smk"
 include: "workflow/rules/learners.smk"
+include: "workflow/rules/smoothing.smk"
 include: "workflow/rules/paper.smk"
 
 
@@ -37,4 +38,5 @@ rule all:
         "figures/learners_comparison.png",
         "figures/workflow_dag.png",
         expand("results/report/captions/{figure}.rst", figure=CAPTIONED_FIGURES),
+        "figures/smoothing_decomposition.png",
         "results/learners/summary.csv",

@@ -15,7 +15,7 @@ PAPER_GENERATED = [
     "paper/generated/mechanisms_noise.tex",
     "paper/generated/nonlinear.tex",
     "paper/generated/nonlinear_table.tex",
-] + LEARNERS_GENERATED
+] + LEARNERS_GENERATED + SMOOTHING_GENERATED
 PAPER_FIGURES = [
     "figures/week4_convergence.pdf",
     "figures/overshading_theory.pdf",
@@ -26,7 +26,7 @@ PAPER_FIGURES = [
     "figures/nonlinear_asymmetric.pdf",
     "figures/nonlinear_bids.pdf",
     "figures/nonlinear_convergence.pdf",
-] + LEARNERS_FIGURES + ["figures/workflow_dag.pdf"]
+] + LEARNERS_FIGURES + SMOOTHING_FIGURES + ["figures/workflow_dag.pdf"]
 # Figures whose captions the HTML report takes from the PDF (rule report_captions).
 CAPTIONED_FIGURES = [Path(name).stem for name in PAPER_FIGURES]
 

@@ -30,6 +30,7 @@ from diffauction.experiments.schema import (
     structural_errors,
 )
 from diffauction.experiments.seeds import seed_values as seed_list
+from diffauction.experiments.smoothing import validate_smoothing
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.learning.trainer import RunBatch
 
@@ -75,6 +76,8 @@ def _semantic_errors(cfg: dict) -> list[str]:
         messages += validate_section(cfg["mechanism_comparison"])
     if "comparison" in cfg:
         messages += validate_comparison(cfg["comparison"])
+    if "smoothing_theory" in cfg:
+        messages += validate_smoothing(cfg["smoothing_theory"])
     return messages
 
 

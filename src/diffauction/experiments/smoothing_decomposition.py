@@ -1,0 +1,139 @@
+"""The learners' error split into smoothing bias and the rest (report section "The smoothing
+bias, in every mechanism").
+
+For every learned profile the result files record, the L2 distance to the BNE b* (the total) is
+set beside the L2 to the smoothed game's equilibrium b̃_β in the learner's policy class at the
+run's final temperature (what noise and optimisation leave) and the distance ‖b̃_β − b*‖ itself
+(what smoothing and the policy class cost; the class alone costs ‖b_∞ − b*‖, b_∞ the β → ∞ limit
+of the class). The inputs are read generically: a profile is linear when its result row records a
+slope ``w_tail`` and no bid function (affine LLG profiles, non-zero ``a_tail``, have no theory
+here), and a bid function when it records ``bid_###`` columns; b̃_β is known for linear
+profiles of the formats of :mod:`diffauction.equilibria.smoothed_linear` with symmetric U[0, h]
+values and risk-neutral bidders. Elsewhere — bid functions, CRRA, asymmetric priors — only the
+total is given and ``note`` says why.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from diffauction.analysis.distance import l2_linear_on_grid
+from diffauction.equilibria.registry import bne_function
+from diffauction.equilibria.smoothed_linear import FORMATS, LinearGame, limit_slope
+from diffauction.experiments.smoothing import fixed_point_row
+from diffauction.game.priors import UniformPrior, value_midpoints
+
+GRID = 4096
+KEYS = ["section", "experiment", "mechanism", "n_agents", "units", "risk_aversion", "sampler",
+        "beta_final", "policy"]
+
+
+@functools.cache
+def _smoothed(mechanism: str, n: int, k: int, beta: float, nodes: int
+              ) -> tuple[float, float, str]:
+    row = fixed_point_row(LinearGame(mechanism, n, k), beta, nodes)
+    return row["w_smoothed"], limit_slope(LinearGame(mechanism, n, k)), row["status"]
+
+
+def _reference(mechanism: str, n: int, k: int, high: float) -> tuple[torch.Tensor, torch.Tensor]:
+    prior = UniformPrior(0.0, high)
+    grid = value_midpoints(prior, GRID)
+    return grid, bne_function(mechanism, n, prior, k)(grid)
+
+
+def _linear_parts(group: pd.DataFrame, high: float, nodes: int) -> dict:
+    first = group.iloc[0]
+    mechanism, n, k = first["mechanism"], int(first["n_agents"]), int(first["units"])
+    w_smoothed, w_limit, status = _smoothed(mechanism, n, k, float(first["beta_final"]), nodes)
+    grid, bne = _reference(mechanism, n, k, high)
+    slopes = torch.tensor(group["w"].to_numpy(float))
+    total = l2_linear_on_grid(slopes, bne, grid).numpy()
+    to_smoothed = np.abs(group["w"].to_numpy(float) - w_smoothed) * high / math.sqrt(3.0)
+    return {"l2_total_mean": total.mean(), "l2_total_max": total.max(),
+            "l2_to_smoothed_mean": to_smoothed.mean(), "l2_to_smoothed_max": to_smoothed.max(),
+            "l2_smoothing": float(l2_linear_on_grid(torch.tensor(w_smoothed), bne, grid)),
+            "l2_class": float(l2_linear_on_grid(torch.tensor(w_limit), bne, grid)),
+            "w_smoothed": w_smoothed, "w_limit": w_limit, "w_mean": group["w"].mean(),
+            "note": status}
+
+
+def _why_not(first: pd.Series) -> str:
+    if first["policy"] != "linear":
+        return f"{first['policy']} profile: no smoothed solution for bid functions"
+    if first["mechanism"] not in FORMATS:
+        return f"{first['mechanism']}: no smoothed theory"
+    if first["risk_aversion"] != 1.0:
+        return "CRRA bidders: no smoothed theory"
+    return "asymmetric or non-uniform values: no smoothed theory"
+
+
+def decompose(profiles: pd.DataFrame, nodes: int = 10) -> pd.DataFrame:
+    """One row per setting of :data:`KEYS` (means and worst cases over runs and agents):
+    ``l2_total``, ``l2_to_smoothed``, ``l2_smoothing`` = ‖b̃_β − b*‖, ``l2_class`` =
+    ‖b_∞ − b*‖ (NaN where the theory is missing, with ``note``)."""
+    rows = []
+    for keys, group in profiles.groupby(KEYS, sort=False, dropna=False):
+        first = group.iloc[0]
+        out = dict(zip(KEYS, keys, strict=True))
+        out["profiles"] = len(group)
+        known = (first["policy"] == "linear" and first["mechanism"] in FORMATS
+                 and first["risk_aversion"] == 1.0 and math.isfinite(first["uniform_high"]))
+        if known:
+            out.update(_linear_parts(group, float(first["uniform_high"]), nodes))
+        else:
+            out.update(l2_total_mean=group["l2_bne"].mean(), l2_total_max=group["l2_bne"].max(),
+                       note=_why_not(first))
+        rows.append(out)
+    columns = KEYS + ["profiles", "w_mean", "w_smoothed", "w_limit", "l2_total_mean",
+                      "l2_total_max", "l2_to_smoothed_mean", "l2_to_smoothed_max",
+                      "l2_smoothing", "l2_class", "note"]
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def _policy(frame: pd.DataFrame, fallback: str) -> pd.Series:
+    """'linear' where a row records a slope and no bid function, 'affine' where it records a
+    non-zero intercept, else the recorded policy (or ``fallback``, 'bid function' where the row
+    records one)."""
+    none = pd.Series(False, index=frame.index)
+    bid_columns = [c for c in frame if c.startswith("bid_")]
+    has_function = frame[bid_columns].notna().any(axis=1) if bid_columns else none
+    affine = frame["a_tail"].fillna(0.0).ne(0.0) if "a_tail" in frame else none
+    slope = frame["w_tail"].notna() if "w_tail" in frame else none
+    recorded = frame["policy"] if "policy" in frame else \
+        pd.Series(fallback, index=frame.index).where(~has_function, "bid function")
+    return recorded.where(~(slope & ~has_function & ~affine), "linear").where(~affine, "affine")
+
+
+def experiment_profiles(section: str, name: str, metrics: pd.DataFrame, settings: dict
+                        ) -> pd.DataFrame:
+    """The profiles of one experiment of the ``experiments`` block (its metrics table)."""
+    prior = settings["prior"]
+    uniform = (prior["name"] == "uniform" and prior.get("low", 0.0) == 0.0
+               and not settings.get("agent_priors"))
+    return pd.DataFrame({
+        "section": section, "experiment": name, "mechanism": settings["mechanism"],
+        "n_agents": metrics["n_agents"], "units": int(settings.get("units") or 1),
+        "risk_aversion": metrics.get("risk_aversion", pd.Series(1.0, index=metrics.index)),
+        "sampler": metrics.get("sampler", pd.Series("", index=metrics.index)).fillna(""),
+        "beta_final": metrics["beta_end"].astype(float),
+        "policy": _policy(metrics, settings["policy"]["name"]),
+        "w": metrics.get("w_tail"), "l2_bne": metrics["l2_bne"],
+        "uniform_high": float(prior.get("high", 1.0)) if uniform else math.nan})
+
+
+def mechanism_profiles(runs: pd.DataFrame, section_settings: dict) -> pd.DataFrame:
+    """The profiles of the mechanism comparison (its runs table, one row per run and agent)."""
+    prior = section_settings["prior"]
+    units = runs["mechanism"].map(lambda m: section_settings["units"]
+                                  if m in ("pay_as_bid", "uniform_price") else 1)
+    return pd.DataFrame({
+        "section": "mechanisms", "experiment": "mechanism_comparison",
+        "mechanism": runs["mechanism"], "n_agents": runs["bidders"], "units": units,
+        "risk_aversion": 1.0, "sampler": "", "beta_final": runs["beta"].astype(float),
+        "policy": _policy(runs, "linear"), "w": runs.get("w_tail"),
+        "l2_bne": runs["l2_bne_tail"], "uniform_high": float(prior.get("high", 1.0))})

@@ -1,0 +1,208 @@
+"""Macros and tables of the section "The smoothing bias, in every mechanism" (prefix ``SM``)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from diffauction.report.latex import (
+    MISSING,
+    camel,
+    fmt,
+    latex_table,
+    macro,
+    number_name,
+    sci,
+)
+
+LABELS = {"first_price": "first price", "second_price": "second price",
+          "third_price": "third price", "all_pay": "all-pay", "pay_as_bid": "pay as bid",
+          "uniform_price": "uniform price"}
+#: the temperatures of the fixed-point table's columns (those of the grid that exist)
+TABLE_BETAS = (10.0, 20.0, 50.0, 100.0, 200.0, 1000.0)
+#: (format, N, k, β) whose fixed point the text quotes
+QUOTED = [("second_price", n, 1, b) for n in (2, 3) for b in (20.0, 50.0, 100.0)] + [
+    ("first_price", 2, 1, 50.0), ("pay_as_bid", 3, 2, 200.0), ("uniform_price", 3, 2, 200.0),
+    ("all_pay", 2, 1, 100.0), ("all_pay", 3, 1, 100.0), ("third_price", 5, 1, 100.0),
+    ("second_price", 10, 1, 100.0)]
+
+
+def _key(mechanism: str, n: int, k: int) -> str:
+    return f"{camel(mechanism)}{number_name(n)}" + (f"K{number_name(k)}" if k > 1 else "")
+
+
+def _num(x: float, digits: int = 6) -> str:
+    return fmt(x, digits) if math.isfinite(x) else MISSING
+
+
+def fixed_point_macros(table: pd.DataFrame, scaling: pd.DataFrame) -> list[str]:
+    """The quoted fixed points, every derived and fitted constant, and the grid's extent."""
+    lines = []
+    index = table.set_index(["mechanism", "n_agents", "units", "beta"])
+    for mechanism, n, k, beta in QUOTED:
+        if (mechanism, n, k, beta) in index.index:
+            w = float(index.loc[(mechanism, n, k, beta), "w_smoothed"])
+            lines.append(macro(f"SMW{_key(mechanism, n, k)}Beta{number_name(beta)}",
+                               _num(w)))
+    for _, row in scaling.iterrows():
+        key = _key(row["mechanism"], int(row["n_agents"]), int(row["units"]))
+        lines += [macro(f"SMOrder{key}", int(row["order"])),
+                  macro(f"SMC{key}", _num(row["constant"], 3)),
+                  macro(f"SMCFit{key}", _num(row["constant_fitted"], 3))]
+    fitted = scaling[scaling["order"] > 0]
+    rel = ((fitted["constant_fitted"] - fitted["constant"]).abs() / fitted["constant"].abs())
+    exact = scaling[scaling["order"] == 0]
+    lines += [
+        macro("SMSettings", len(scaling)), macro("SMFixedPoints", int(table["w_smoothed"].notna()
+                                                                       .sum())),
+        macro("SMBetaMin", f"{table['beta'].min():g}"),
+        macro("SMBetaMax", f"{table['beta'].max():g}"),
+        macro("SMNList", ", ".join(str(n) for n in sorted(table["n_agents"].unique()))),
+        macro("SMUnitsList", ", ".join(str(k) for k in sorted(table["units"].unique()) if k > 1)),
+        macro("SMFitMaxRelErr", fmt(100 * rel.max(), 1)),
+        macro("SMFitMedianRelErr", fmt(100 * rel.median(), 2)),
+        macro("SMExactMaxBias", f"{exact['max_abs_bias'].max():.0e}".replace("e-", r"\times10^{-")
+              + "}" if len(exact) else MISSING),
+        macro("SMNoneCount", int(table["w_smoothed"].isna().sum())),
+    ]
+    return lines
+
+
+def fixed_point_latex(table: pd.DataFrame) -> str:
+    """w̃(β) at the table's temperatures beside w_∞, one row per (format, N, k); a fixed point
+    that is no equilibrium is marked † (a stationary point only), none: --."""
+    betas = [b for b in TABLE_BETAS if b in set(table["beta"])]
+    rows = []
+    for (mechanism, n, k), group in table.groupby(["mechanism", "n_agents", "units"], sort=False):
+        by_beta = group.set_index("beta")
+        row = {"mechanism": LABELS[mechanism], "n": int(n), "k": int(k),
+               "w_limit": float(group["w_limit"].iloc[0])}
+        for beta in betas:
+            w, status = by_beta.loc[beta, "w_smoothed"], by_beta.loc[beta, "status"]
+            mark = "" if str(status).startswith("equilibrium") or not math.isfinite(w) \
+                else r"$^\dagger$"
+            row[f"b{beta:g}"] = (f"{w:.5f}" if math.isfinite(w) else MISSING) + mark
+        rows.append(row)
+    columns = [("mechanism", "format", str), ("n", "$N$", str), ("k", "$k$", str)]
+    columns += [(f"b{b:g}", f"$\\beta={b:g}$", str) for b in betas]
+    columns.append(("w_limit", r"$w_\infty$", lambda x: f"{x:.5f}"))
+    return latex_table(
+        pd.DataFrame(rows), columns,
+        caption=(r"Symmetric fixed points $\tilde w(\beta)$ of the smoothed games in the linear "
+                 r"class ($b = w v$, values $U[0,1]$), by quadrature, and their limit "
+                 r"$w_\infty$ as $\beta\to\infty$. $^\dagger$: a stationary point of the own "
+                 r"utility that is not a best response (all-pay, $N\ge 3$); --: no interior "
+                 r"fixed point (the corner $w=0$)."),
+        label="tab:smfixed")
+
+
+def scaling_latex(scaling: pd.DataFrame) -> str:
+    """The derived order and constants of the bias against the constant fitted to quadrature."""
+    frame = scaling.assign(label=scaling["mechanism"].map(LABELS))
+    return latex_table(
+        frame,
+        [("label", "format", str), ("n_agents", "$N$", lambda x: f"{int(x)}"),
+         ("units", "$k$", lambda x: f"{int(x)}"), ("order", "order $p$", lambda x: f"{int(x)}"),
+         ("constant", r"derived $s_p$", lambda x: _num(x, 3)),
+         ("constant_fitted", r"fitted $s_p$", lambda x: _num(x, 3)),
+         ("next_constant", r"derived $s_{p+1}$", lambda x: _num(x, 2))],
+        caption=(r"The smoothing bias $\tilde w(\beta) - w_\infty = s_p\beta^{-p} + "
+                 r"s_{p+1}\beta^{-p-1} + \dots$: derived order and constants against the "
+                 r"leading constant fitted to the quadrature ($\beta^p(\tilde w - w_\infty)$ "
+                 r"on $(1, 1/\beta)$ for $\beta \ge 100$); order 0: no bias at any $\beta$; "
+                 r"--: not derived."),
+        label="tab:smscaling")
+
+
+#: the rows of the decomposition table: sweep temperatures, and the mechanism comparison's β
+SWEEP_SHOWN = {"n_agents": (2, 10), "beta_final": (25.0, 100.0, 1000.0)}
+MECHANISM_BETA = 200.0
+EXPERIMENT_LABELS = {"overshading": "sweep", "tradeoff": "trade-off (iid)",
+                     "annealing_n2": "annealed", "annealing_n5": "annealed",
+                     "nl_crra": "annealed, linear", "nl_asymmetric": "asymmetric, neural",
+                     "nl_beta": "Beta(2,5), neural", "nl_allpay": "all-pay, neural",
+                     "mechanism_comparison": "comparison"}
+
+
+def _small(x: float) -> str:
+    """:func:`sci`, with 0 for what is zero up to rounding (below 1e-7)."""
+    return "$0$" if math.isfinite(x) and abs(x) < 1e-7 else sci(x)
+
+
+def decomposition_rows(decomposition: pd.DataFrame) -> pd.DataFrame:
+    """The rows the report's table shows: a few sweep temperatures, the annealed runs, the
+    risk-neutral non-linear runs and every mechanism at the comparison's main β."""
+    d = decomposition
+    sweep = d[(d["experiment"] == "overshading") & d["n_agents"].isin(SWEEP_SHOWN["n_agents"])
+              & d["beta_final"].isin(SWEEP_SHOWN["beta_final"])]
+    annealed = d[d["experiment"].str.startswith("annealing")]
+    nonlinear = d[(d["section"] == "nonlinear") & (d["risk_aversion"] == 1.0)]
+    mechanisms = d[(d["experiment"] == "mechanism_comparison")
+                   & (d["beta_final"] == MECHANISM_BETA)]
+    return pd.concat([sweep, annealed, nonlinear, mechanisms], ignore_index=True)
+
+
+def decomposition_latex(decomposition: pd.DataFrame) -> str:
+    frame = decomposition_rows(decomposition)
+    frame = frame.assign(
+        label=frame["experiment"].map(EXPERIMENT_LABELS).fillna(frame["experiment"]),
+        fmt=frame["mechanism"].map(LABELS).fillna(frame["mechanism"].str.replace("_", " ")),
+        draws=frame["sampler"].fillna("").astype(str))
+    return latex_table(
+        frame,
+        [("label", "experiment", str), ("fmt", "format", str), ("draws", "draws", str),
+         ("n_agents", "$N$", lambda x: f"{int(x)}"), ("beta_final", r"final $\beta$",
+                                                        lambda x: f"{x:g}"),
+         ("l2_total_mean", r"$L_2(b, b^*)$", sci), ("l2_to_smoothed_mean",
+                                                    r"$L_2(b, \tilde b_\beta)$", sci),
+         ("l2_smoothing", r"$\|\tilde b_\beta - b^*\|$", _small),
+         ("l2_class", r"$\|b_\infty - b^*\|$", _small)],
+        caption=(r"The learners' error split: $L_2$ of the learned profile $b$ to the BNE (the "
+                 r"total) and to the smoothed equilibrium $\tilde b_\beta$ of its policy class "
+                 r"at the final $\beta$ (noise and optimisation), means over seeds and agents, "
+                 r"beside the smoothing part $\|\tilde b_\beta - b^*\|$ and what the class "
+                 r"alone costs, $\|b_\infty - b^*\|$. --: no smoothed theory (bid functions, "
+                 r"affine LLG bids)."),
+        label="tab:smdecomp")
+
+
+def decomposition_macros(d: pd.DataFrame) -> list[str]:
+    """Numbers the text quotes about the split."""
+    known = d[d["l2_smoothing"].notna()]
+    sweep = known[(known["experiment"] == "overshading") & (known["beta_final"] <= 200)]
+    share = sweep["l2_to_smoothed_mean"] / sweep["l2_total_mean"]
+    lines = [macro("SMSweepNoiseShareMax", _num(100 * share.max(), 2)),
+             macro("SMSweepNoiseMax", _small(sweep["l2_to_smoothed_max"].max()).strip("$")),
+             macro("SMNoTheory", int(d["l2_smoothing"].isna().sum())),
+             macro("SMDecomposed", int(d["l2_smoothing"].notna().sum()))]
+    annealed = known[known["experiment"].str.startswith("annealing")]
+    for _, row in annealed.iterrows():
+        key = f"{number_name(row['n_agents'])}{camel(row['sampler'])}"
+        lines += [macro(f"SMAnnealTotal{key}", _small(row["l2_total_mean"]).strip("$")),
+                  macro(f"SMAnnealNoise{key}", _small(row["l2_to_smoothed_mean"]).strip("$"))]
+    for n, row in annealed.groupby("n_agents").first().iterrows():
+        lines += [macro(f"SMAnnealSmoothing{number_name(n)}",
+                        _small(row["l2_smoothing"]).strip("$")),
+                  macro(f"SMAnnealBeta{number_name(n)}", f"{row['beta_final']:g}")]
+    mech = known[(known["experiment"] == "mechanism_comparison")
+                 & (known["beta_final"] == MECHANISM_BETA)]
+    lines.append(macro("SMMechBeta", f"{MECHANISM_BETA:g}"))
+    for _, row in mech.iterrows():
+        key = camel(row["mechanism"])
+        lines += [macro(f"SMMechTotal{key}", _small(row["l2_total_mean"]).strip("$")),
+                  macro(f"SMMechNoise{key}", _small(row["l2_to_smoothed_mean"]).strip("$")),
+                  macro(f"SMMechSmoothing{key}", _small(row["l2_smoothing"]).strip("$")),
+                  macro(f"SMMechClass{key}", _small(row["l2_class"]).strip("$"))]
+    return lines
+
+
+def smoothing_outputs(table: pd.DataFrame, scaling: pd.DataFrame,
+                      decomposition: pd.DataFrame) -> dict[str, str]:
+    """The section's generated files: ``macros`` and the ``fixed``, ``scaling`` and
+    ``decomposition`` tables."""
+    header = "% generated by diffauction.report.smoothing — do not edit\n"
+    macros = fixed_point_macros(table, scaling) + decomposition_macros(decomposition)
+    return {"macros": header + "".join(macros), "fixed": fixed_point_latex(table),
+            "scaling": scaling_latex(scaling),
+            "decomposition": decomposition_latex(decomposition)}

@@ -1,0 +1,74 @@
+"""The learners' error split (diffauction.experiments.smoothing_decomposition) and the section's
+macros (diffauction.report.smoothing), on synthetic profiles whose answer theory fixes."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
+from diffauction.experiments.mechanisms_analysis import linear_reference_facts
+from diffauction.experiments.smoothing import fixed_point_table, scaling_table
+from diffauction.experiments.smoothing_decomposition import decompose, mechanism_profiles
+from diffauction.report.smoothing import smoothing_outputs
+
+SECTION = {"n_agents": 3, "units": 2, "prior": {"name": "uniform", "low": 0.0, "high": 1.0}}
+
+
+def profile(mechanism, n, k, beta, w, policy="linear", l2=math.nan):
+    return {"section": "s", "experiment": "e", "mechanism": mechanism, "n_agents": n, "units": k,
+            "risk_aversion": 1.0, "sampler": "", "beta_final": beta, "policy": policy, "w": w,
+            "l2_bne": l2, "uniform_high": 1.0}
+
+
+def test_a_profile_on_the_smoothed_equilibrium_is_all_smoothing():
+    w_tilde = smoothed_symmetric_equilibrium(50.0, 2, tol=1e-14)
+    row = decompose(pd.DataFrame([profile("first_price", 2, 1, 50.0, w_tilde)])).iloc[0]
+    assert row["l2_to_smoothed_mean"] == pytest.approx(0.0, abs=1e-10)
+    assert row["l2_total_mean"] == pytest.approx((0.5 - w_tilde) / math.sqrt(3), rel=1e-6)
+    assert row["l2_smoothing"] == pytest.approx(row["l2_total_mean"], rel=1e-6)
+    assert row["l2_class"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_second_price_three_bidders_has_no_smoothing_part():
+    row = decompose(pd.DataFrame([profile("second_price", 3, 1, 200.0, 0.99)])).iloc[0]
+    assert row["l2_smoothing"] == pytest.approx(0.0, abs=1e-7)
+    assert row["l2_to_smoothed_mean"] == pytest.approx(0.01 / math.sqrt(3), rel=1e-9)
+
+
+def test_pay_as_bid_class_part_is_the_restricted_slopes_distance():
+    row = decompose(pd.DataFrame([profile("pay_as_bid", 3, 2, 200.0, 0.3)])).iloc[0]
+    facts = linear_reference_facts(SECTION)
+    assert row["l2_class"] == pytest.approx(facts["pab_restricted_l2_bne"], rel=1e-3)
+    assert row["w_limit"] == pytest.approx(facts["pab_restricted_slope"])
+
+
+def test_bid_functions_and_affine_bids_keep_only_the_total():
+    runs = pd.DataFrame({"mechanism": ["first_price", "llg_vcg", "all_pay"], "beta": [50] * 3,
+                         "bidders": [3] * 3, "w_tail": [0.6, 0.9, np.nan],
+                         "a_tail": [0.0, 0.1, np.nan], "l2_bne_tail": [0.03, 0.02, 0.05],
+                         "bid_000": [np.nan, np.nan, 0.0]})
+    table = decompose(mechanism_profiles(runs, SECTION))
+    assert list(table["policy"]) == ["linear", "affine", "bid function"]
+    assert math.isfinite(table.loc[0, "l2_smoothing"])
+    assert table.loc[1, "policy"] == "affine" and math.isnan(table.loc[1, "l2_smoothing"])
+    assert table.loc[1, "l2_total_mean"] == 0.02
+    assert math.isnan(table.loc[2, "l2_smoothing"]) and "no smoothed" in table.loc[2, "note"]
+
+
+def test_report_macros_are_unique_and_tables_render():
+    settings = {"mechanisms": ["second_price", "all_pay"], "n_agents": [2, 3], "units": [2],
+                "beta": [5.0, 100.0, 200.0], "nodes": 10}
+    table = fixed_point_table(settings)
+    assert table.loc[(table["mechanism"] == "all_pay") & (table["beta"] == 5.0),
+                     "w_smoothed"].isna().all()
+    decomposition = decompose(pd.DataFrame([profile("second_price", 2, 1, 100.0, 1.0)]))
+    out = smoothing_outputs(table, scaling_table(table), decomposition)
+    names = re.findall(r"\\newcommand\{\\(\w+)\}", out["macros"])
+    assert len(names) == len(set(names)) and "SMWSecondPriceTwoBetaOneZeroZero" in names
+    assert r"\label{tab:smfixed}" in out["fixed"]
+    assert r"\label{tab:smdecomp}" in out["decomposition"]

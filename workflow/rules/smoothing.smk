@@ -1,0 +1,112 @@
+# The smoothing bias in every mechanism (issue 17): the linear smoothed fixed points of every
+# format and their scaling in 1/β, the learners' error split into smoothing bias and noise, the
+# report's macros and figure.
+SMOOTHING = config["smoothing_theory"]
+
+
+rule smoothing_fixed_points:
+    input:
+        code=code("smoothing_fixed_points.py"),
+    output:
+        table=report(
+            "results/theory/smoothed_fixed_points.csv",
+            caption="../report/smoothing_tables.rst",
+            category="Smoothing bias",
+            subcategory="Tables",
+        ),
+        scaling=report(
+            "results/theory/smoothing_scaling.csv",
+            caption="../report/smoothing_tables.rst",
+            category="Smoothing bias",
+            subcategory="Tables",
+        ),
+    params:
+        settings=SMOOTHING,
+    threads: 2
+    log:
+        "logs/theory/smoothing_fixed_points.log",
+    benchmark:
+        "results/benchmarks/theory/smoothing_fixed_points.tsv"
+    script:
+        "../scripts/smoothing_fixed_points.py"
+
+
+# the experiments whose learned profiles the decomposition reads, by report section
+DECOMPOSED = {name: "overshading" for name in ["overshading", "tradeoff"] + ANNEALING}
+DECOMPOSED.update({name: "nonlinear" for name in NONLINEAR})
+
+
+rule smoothing_decomposition:
+    input:
+        metrics=expand("results/{experiment}/metrics.csv", experiment=list(DECOMPOSED)),
+        mechanisms="results/mechanisms/runs.csv",
+        code=code("smoothing_decomposition.py"),
+    output:
+        report(
+            "results/theory/smoothing_decomposition.csv",
+            caption="../report/smoothing_tables.rst",
+            category="Smoothing bias",
+            subcategory="Tables",
+        ),
+    params:
+        experiments=list(DECOMPOSED),
+        sections=DECOMPOSED,
+        settings=lambda wildcards: {
+            name: resolve_experiment(config, name) for name in DECOMPOSED
+        },
+        mechanisms=MECHANISM_SETTINGS,
+        nodes=SMOOTHING["nodes"],
+    log:
+        "logs/theory/smoothing_decomposition.log",
+    benchmark:
+        "results/benchmarks/theory/smoothing_decomposition.tsv"
+    script:
+        "../scripts/smoothing_decomposition.py"
+
+
+rule figure_smoothing_decomposition:
+    input:
+        table="results/theory/smoothing_decomposition.csv",
+        code=code("figure_smoothing_decomposition.py"),
+    output:
+        pdf="figures/smoothing_decomposition.pdf",
+        png=report(
+            "figures/smoothing_decomposition.png",
+            caption="../../results/report/captions/smoothing_decomposition.rst",
+            category="Smoothing bias",
+            subcategory="Figures",
+        ),
+    log:
+        "logs/figures/smoothing_decomposition.log",
+    benchmark:
+        "results/benchmarks/theory/figure_smoothing_decomposition.tsv"
+    script:
+        "../scripts/figure_smoothing_decomposition.py"
+
+
+SMOOTHING_GENERATED = [
+    "paper/generated/smoothing.tex",
+    "paper/generated/smoothing_fixed.tex",
+    "paper/generated/smoothing_scaling.tex",
+    "paper/generated/smoothing_decomposition.tex",
+]
+SMOOTHING_FIGURES = ["figures/smoothing_decomposition.pdf"]
+
+
+rule macros_smoothing:
+    input:
+        table="results/theory/smoothed_fixed_points.csv",
+        scaling="results/theory/smoothing_scaling.csv",
+        decomposition="results/theory/smoothing_decomposition.csv",
+        code=code("macros_smoothing.py"),
+    output:
+        macros="paper/generated/smoothing.tex",
+        fixed="paper/generated/smoothing_fixed.tex",
+        scaling="paper/generated/smoothing_scaling.tex",
+        decomposition="paper/generated/smoothing_decomposition.tex",
+    log:
+        "logs/paper/macros_smoothing.log",
+    benchmark:
+        "results/benchmarks/theory/macros_smoothing.tsv"
+    script:
+        "../scripts/macros_smoothing.py"
