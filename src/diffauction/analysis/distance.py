@@ -78,3 +78,18 @@ def l2_affine_on_grid(params: torch.Tensor, reference: torch.Tensor, grid: torch
         bids = (p[:, :1] + p[:, 1:] * grid).clamp_min(0.0)
         out[start:start + p.shape[0]] = l2_distance(bids, reference)
     return out.reshape(params.shape[:-1])
+
+
+def policy_l2_history(policy, params: torch.Tensor, nodes: torch.Tensor,
+                      reference: torch.Tensor) -> torch.Tensor:
+    """L2 of every recorded parameter set of any policy to the reference bids, in float64.
+
+    ``params`` [K, runs, ...] (a :class:`~diffauction.learning.recording.TrainResult`'s history),
+    ``nodes`` [G, agents] each agent's quantile midpoints (:func:`value_midpoints`),
+    ``reference`` [G, agents] the reference bids there; returns [K, runs, agents].
+    """
+    runs = params.shape[1]
+    values = nodes.to(DTYPE)[None].expand(runs, -1, -1)
+    with torch.no_grad():
+        return torch.stack([l2_distance(policy.bids(values, p.to(DTYPE)).transpose(1, 2),
+                                        reference.to(DTYPE).T) for p in params])

@@ -8,7 +8,8 @@ non-cooperative: agent i's estimate moves θ_i alone, every opponent held at its
 
 =========  ===================================================================================
 analytic   E[v_i·∂ũ_i/∂b_i], the smoothed utility's closed form for the linear policy (fused)
-autograd   ∂/∂θ of Σ_i E[ũ_i], opponents' bids detached (any policy)
+autograd   ∂/∂θ of Σ_i E[ũ_i], opponents' bids detached (any policy); ``pairings`` M > 1
+           averages the utility over M re-pairings of the batch's agents (:func:`repair`)
 npga       NPGA (Bichler et al. 2021): (1/σ)·mean_p (u_i(θ_i + σε_p,i; θ_−i) − baseline_i)·ε_p,i
            on the hard auction, ε_p,i ~ N(0, I) shaped like θ_i (any policy)
 reinforce  score function of a Gaussian bid a_i = π_θi(v_i) + s_i·z_i (clipped to [0, v̄_i])
@@ -33,6 +34,7 @@ from diffauction.learning.optimizers import Adam
 
 ESTIMATORS = ("analytic", "autograd", "npga", "reinforce")
 NOISE_SEED_OFFSET = 0x5EED  # noise generators: seed + offset, apart from the value streams
+PAIRING_STRIDE = 7919  # odd: the re-pairings of autograd's ``pairings`` option
 
 
 def analytic_gradient(policy: LinearPolicy, mechanism: Mechanism, values: torch.Tensor,
@@ -61,17 +63,35 @@ def analytic_gradient_inplace(policy: LinearPolicy, mechanism: Mechanism, values
     return grad if out is None else out.copy_(grad)
 
 
+def repair(x: torch.Tensor, pairing: int) -> torch.Tensor:
+    """The batch ``x`` [n, batch, agents] with agent j's column rolled by j·pairing·PAIRING_STRIDE
+    along the batch: a new joint draw of independent agents from the same marginal samples
+    (pairing 0 is ``x`` itself; for batch ≤ 2¹³, pairings·agents small, every agent pair meets a
+    different partner in every pairing because the stride is odd)."""
+    if pairing == 0:
+        return x
+    batch = x.shape[1]
+    return torch.stack([torch.roll(x[..., j], shifts=(j * pairing * PAIRING_STRIDE) % batch,
+                                   dims=1) for j in range(x.shape[-1])], dim=-1)
+
+
 def autograd_gradient(policy, mechanism: Mechanism, values: torch.Tensor, params: torch.Tensor,
-                      beta: torch.Tensor) -> torch.Tensor:
+                      beta: torch.Tensor, pairings: int = 1) -> torch.Tensor:
     """∂/∂θ of Σ_i E[ũ_i] where each ũ_i treats the opponents' bids as constants.
 
     Because ``smoothed_utility`` detaches the highest competing bid, the derivative of the sum in
-    θ_i is exactly ∂E[ũ_i]/∂θ_i: the non-cooperative gradient.
+    θ_i is exactly ∂E[ũ_i]/∂θ_i: the non-cooperative gradient. With ``pairings`` = M > 1 the
+    expectation is the mean over M re-pairings of the batch (:func:`repair`): every own
+    (value, bid) sample meets M different opponent samples, for the price of M utility
+    evaluations but one network pass. The smoothed utility's derivative is non-zero only
+    within ~1/β of the competing bid, so at large β few pairs carry the marginal term and M
+    pairings cut that variance by about M.
     """
     theta = params.detach().requires_grad_(True)
     with torch.enable_grad():
         bids = policy.bids(values, theta)
-        utility = mechanism.smoothed_utility(values, bids, beta).mean(dim=1).sum()
+        utility = sum(mechanism.smoothed_utility(repair(values, m), repair(bids, m), beta)
+                      .mean(dim=1).sum() for m in range(pairings)) / pairings
         (grad,) = torch.autograd.grad(utility, theta)
     return grad
 
@@ -92,13 +112,17 @@ class Analytic:
 
 
 class Autograd:
-    """:func:`autograd_gradient` (any policy)."""
+    """:func:`autograd_gradient` (any policy); option ``pairings`` (1: the batch as drawn)."""
 
-    def __init__(self, policy, mechanism):
-        self.policy, self.mechanism = policy, mechanism
+    def __init__(self, policy, mechanism, pairings: int = 1):
+        if isinstance(pairings, bool) or not isinstance(pairings, int) or pairings < 1:
+            raise ValueError(f"gradient_options.pairings: must be an integer >= 1, "
+                             f"got {pairings!r}")
+        self.policy, self.mechanism, self.pairings = policy, mechanism, pairings
 
     def __call__(self, values, params, beta, runs, out):
-        return out.copy_(autograd_gradient(self.policy, self.mechanism, values, params, beta))
+        return out.copy_(autograd_gradient(self.policy, self.mechanism, values, params, beta,
+                                           self.pairings))
 
 
 def normal_draws(generators, shape: tuple[int, ...], dtype, device) -> torch.Tensor:
@@ -243,7 +267,11 @@ def make_estimator(setup, policy, mechanism, priors, block_runs: int, dtype, dev
         return Analytic(policy, mechanism, block_runs, setup.n_agents, setup.batch_size, dtype,
                         device)
     if name == "autograd":
-        return Autograd(policy, mechanism)
+        unknown = sorted(set(options) - {"pairings"})
+        if unknown:
+            raise ValueError(f"gradient_options: unknown option(s) {unknown} for 'autograd'; "
+                             "allowed: ['pairings']")
+        return Autograd(policy, mechanism, **options)
     if name == "npga":
         return NPGA(policy, mechanism, setup.seeds, dtype, device, **options)
     if name == "reinforce":

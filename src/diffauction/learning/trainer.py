@@ -25,11 +25,16 @@ policies (:mod:`diffauction.game.policies`), one prior per agent (``agent_priors
 with one ρ per run (``risk_aversion``, :mod:`diffauction.game.risk`), and the bid functions
 recorded on a per-agent value grid (``grid_points``) for policies without a scalar parameter. A
 shared network (symmetric agents) receives Σ_i ∂ũ_i/∂θ through each agent's own bid only.
+
+The neural recipe's options (issue 16; ``benchmarks/time_to_accuracy.py`` measures them): an
+exponential moving average of the parameters (``ema_decay``), wall-clock records
+(``record_time``), and autograd's re-pairings of the batch (``gradient_options.pairings``).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -122,6 +127,12 @@ class RunBatch:
     truthful_agents: list[int] = field(default_factory=list)
     #: record these steps (and 0 and the last) instead of every ``record_every``-th
     record_steps: list[int] | None = None
+    #: EMA decay γ of the parameters' running average θ̄ ← γθ̄ + (1 − γ)θ after every step
+    #: (0: none); recorded as extras ``params_ema`` [K, runs, ...] and ``final_ema``
+    ema_decay: float = 0.0
+    #: record extras ``seconds`` [K]: wall time since :func:`train` was called (pre-training
+    #: included) at every recorded step, for time-to-accuracy benchmarks
+    record_time: bool = False
 
     @property
     def runs(self) -> int:
@@ -165,12 +176,20 @@ def train(setup: RunBatch) -> TrainResult:
     subnormal range (< 1.2e-38 in float32), which x86 processes about 100× slower; flushing
     makes annealed runs 1.5× faster and changes no digit that is reported.
     """
+    started = time.perf_counter()
+    check_recipe(setup)
     flushing = torch.set_flush_denormal(True)  # False where the processor cannot
     try:
-        return Program(setup).run()
+        return Program(setup, started).run()
     finally:
         if flushing:
             torch.set_flush_denormal(False)
+
+
+def check_recipe(setup: RunBatch) -> None:
+    """Clear errors for the recipe options before any work starts."""
+    if not 0.0 <= setup.ema_decay < 1.0:
+        raise ValueError(f"ema_decay: must be in [0, 1), got {setup.ema_decay!r}")
 
 
 def make_truthful(policy, agents: list[int]) -> None:
@@ -190,8 +209,9 @@ class Program:
     """One batched program built from a :class:`RunBatch`: mechanism, priors, policy, estimator,
     optimiser, sampler and the draw buffers, block by block; :meth:`run` is the loop."""
 
-    def __init__(self, setup: RunBatch):
+    def __init__(self, setup: RunBatch, started: float | None = None):
         self.setup = setup
+        self.started = time.perf_counter() if started is None else started
         self.device, self.dtype = resolve_device(setup.device), DTYPES[setup.dtype]
         runs, agents, batch = setup.runs, setup.n_agents, setup.batch_size
         self.mechanism = make_mechanism(setup.mechanism)
@@ -223,6 +243,7 @@ class Program:
         self.estimator = make_estimator(setup, self.policy, self.mechanism, self.priors,
                                         first.stop - first.start, self.dtype, self.device)
         self.grad = torch.empty_like(self.params)
+        self.ema = self.params.clone() if setup.ema_decay > 0 else None
         self.block_views = self._block_views()
 
     def per_run(self, xs) -> torch.Tensor:
@@ -267,6 +288,8 @@ class Program:
             if k is not None:
                 recorder.previous.copy_(params)
             self.optimizer.step(params, self.grad, lr_t)
+            if self.ema is not None:
+                self.ema.lerp_(params, 1.0 - setup.ema_decay)
             if estimator_step is not None:
                 estimator_step(lr_t)
             # one reduction per step; the exact check runs only when the sum is not finite
@@ -307,6 +330,11 @@ class Recorder:
         state = getattr(program.estimator, "state", None)
         if state is not None:
             self.history.write(k, **state())
+        if program.ema is not None:
+            self.history.write(k, params_ema=program.ema)
+        if program.setup.record_time:
+            seconds = time.perf_counter() - program.started
+            self.history.write(k, seconds=torch.tensor(seconds, dtype=torch.float64))
 
     def after_step(self, t: int, k: int | None, beta_t, lr_t) -> None:
         params = self.program.params
@@ -329,6 +357,8 @@ class Recorder:
                 like = hist["params"] if name == "gradient" else hist["beta"]
                 hist[name] = torch.zeros_like(like)
         extras = {name: x for name, x in hist.items() if name not in RECORDED}
+        if program.ema is not None:
+            extras["final_ema"] = program.ema.clone().cpu()
         return TrainResult(
             steps=torch.tensor(record), params=hist["params"], gradient=hist["gradient"],
             movement=hist["movement"], beta=hist["beta"], lr=hist["lr"],
