@@ -33,7 +33,7 @@ def _list(values) -> str:
 
 
 def hypothesis(summary: pd.DataFrame, tolerance: float, beta: float) -> dict[str, object]:
-    """The seed's hypothesis at one temperature: do the truthful mechanisms (second price,
+    """The week-4 note's hypothesis at one temperature: do the truthful mechanisms (second price,
     uniform price, LLG VCG) reach the tolerance fastest, and first price slowest? Compared by
     median convergence step among the mechanisms that have a target (censored runs count as
     never); ties count for the hypothesis."""

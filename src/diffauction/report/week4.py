@@ -23,7 +23,7 @@ def week4_macros(summary: pd.DataFrame, metrics: pd.DataFrame, resolved: dict,
     beta = float(summary["beta_start"].iloc[0])
     n_agents = int(summary["n_agents"].iloc[0])
     w_tilde = smoothed_symmetric_equilibrium(beta, n_agents)
-    half_digit = 0.005  # the seed reports two digits: 0.48 means [0.475, 0.485)
+    half_digit = 0.005  # the week-4 note reports two digits: 0.48 means [0.475, 0.485)
     lines = [
         macro("WeekFourN", n_agents),
         macro("WeekFourBeta", f"{beta:g}"),
