@@ -4,15 +4,16 @@
 # Wall times are measurements, not results: they go under results/benchmarks/ (left out of the
 # byte-for-byte comparison of builds).
 #
-# PPO (TorchRL, optional extra [marl]) is slow and stays outside `rule all`:
-#     snakemake --cores 2 results/learners/ppo.csv
-# paper/generated/learners_ppo.tex always exists: its macros say "not run" until that file does;
-# the file's content is a params value of macros_learners_ppo, so the next build puts PPO's
-# numbers into the report without `rule all` ever depending on the PPO training.
-import os
+# PPO (TorchRL, extra [marl]) costs about 10 ms of CPU per auction: the report's run has a small
+# budget (comparison.ppo.budget, in `rule all`); the larger one is a separate target:
+#     snakemake --cores 2 results/learners/ppo_large.csv
 import sys
 
-from diffauction.experiments.learners_settings import learner_labels, variant_settings
+from diffauction.experiments.learners_settings import (
+    PPO_RUNS,
+    learner_labels,
+    variant_settings,
+)
 
 COMPARISON = config["comparison"]
 LEARNER_VARIANTS = list(COMPARISON["learners"])
@@ -43,7 +44,7 @@ rule learners_train:
     params:
         settings=lambda wildcards: variant_settings(COMPARISON, wildcards.variant),
     wildcard_constraints:
-        variant="|".join(LEARNER_VARIANTS + ["ppo"]),
+        variant="|".join(LEARNER_VARIANTS + list(PPO_RUNS)),
     log:
         "logs/learners/train_{variant}.log",
     benchmark:
@@ -115,37 +116,33 @@ rule macros_learners:
 
 rule learners_ppo:
     input:
-        trajectory="results/learners/ppo/trajectory.csv",
-        final="results/learners/ppo/final.csv",
+        trajectory="results/learners/{ppo}/trajectory.csv",
+        final="results/learners/{ppo}/final.csv",
         summary="results/learners/summary.csv",
+        reference=f"results/learners/{COMPARISON['reference']}/trajectory.csv",
         code=code("learners_ppo.py"),
     output:
-        "results/learners/ppo.csv",
+        "results/learners/{ppo}.csv",
     params:
         tolerance=COMPARISON["tolerance"],
         reference=COMPARISON["reference"],
+    wildcard_constraints:
+        ppo="|".join(PPO_RUNS),
     log:
-        "logs/learners/ppo.log",
+        "logs/learners/{ppo}.log",
     script:
         "../scripts/learners_ppo.py"
 
 
-def ppo_summary_text(wildcards):
-    """PPO's summary table as text if the PPO target has been run, else "" (placeholder macros).
-    A params value, not an input: the report follows PPO's results without ever pulling the
-    slow PPO training into `rule all`."""
-    path = "results/learners/ppo.csv"
-    return open(path).read() if os.path.exists(path) else ""
-
-
 rule macros_learners_ppo:
     input:
+        ppo="results/learners/ppo.csv",
         code=code("learners_macros_ppo.py"),
     output:
         "paper/generated/learners_ppo.tex",
     params:
-        ppo=ppo_summary_text,
         tolerance=COMPARISON["tolerance"],
+        section=COMPARISON,
     log:
         "logs/paper/macros_learners_ppo.log",
     script:

@@ -18,6 +18,8 @@ MECHANISMS = ("first_price", "second_price", "all_pay")
 MECHANISM_LABELS = {"first_price": "first price", "second_price": "second price",
                     "all_pay": "all-pay"}
 MECHANISM_SHORT = {"first_price": "FP", "second_price": "SP", "all_pay": "AP"}
+#: PPO's runs: the report's (``comparison.ppo.budget``, in rule all) and the larger target's
+PPO_RUNS = {"ppo": ("budget", "seeds"), "ppo_large": ("large_budget", "large_seeds")}
 KEYS = ["variant", "n_agents", "mechanism"]
 RUN_KEYS = KEYS + ["seed", "run"]
 
@@ -30,7 +32,7 @@ def _learner_errors(spec: dict, key: str, n_agents: list[int], allowed: tuple[st
     messages = []
     learner = spec["learner"]
     if learner not in allowed:
-        hint = (" (PPO is slow: configure it under comparison.ppo, outside rule all)"
+        hint = (" (PPO is configured under comparison.ppo)"
                 if learner == "ppo" else "")
         return [f"{key}.learner: unknown learner {learner!r}{hint}; allowed: {list(allowed)}"]
     if learner == "ppo":
@@ -101,9 +103,9 @@ def validate_section(section: dict, key: str = "comparison") -> list[str]:
     naming its key."""
     messages = []
     learners = section["learners"]
-    if "ppo" in learners:  # results/learners/ppo/ belongs to the PPO target
-        messages.append(f"{key}.learners.ppo: the name is reserved for comparison.ppo; "
-                        "allowed: any other name")
+    for name in sorted(set(PPO_RUNS) & set(learners)):  # results/learners/ppo*/ are PPO's
+        messages.append(f"{key}.learners.{name}: the name is reserved for comparison.ppo; "
+                        f"allowed: any name but {sorted(PPO_RUNS)}")
     for name, spec in learners.items():
         messages += _learner_errors(spec, f"{key}.learners.{name}", section["n_agents"],
                                     VARIANT_LEARNERS)
@@ -132,12 +134,13 @@ def learner_labels(section: dict) -> dict[str, str]:
 
 def variant_settings(section: dict, variant: str) -> dict:
     """Everything one variant's training job depends on (a Snakemake ``params`` value)."""
-    if variant == "ppo":
+    if variant in PPO_RUNS:  # the report's PPO run or the larger target
         spec = section["ppo"]
-        return {"variant": "ppo", "learner": "ppo", "label": spec["label"],
-                "budget": int(spec["budget"]), "settings": dict(spec["settings"]),
+        budget, seeds = PPO_RUNS[variant]
+        return {"variant": variant, "learner": "ppo", "label": spec["label"],
+                "budget": int(spec[budget]), "settings": dict(spec["settings"]),
                 "n_agents": list(spec["n_agents"]), "mechanisms": list(spec["mechanisms"]),
-                "seeds": seed_values(spec["seeds"]), "w0": section["w0"],
+                "seeds": seed_values(spec[seeds]), "w0": section["w0"],
                 "records": section["records"]}
     spec = section["learners"][variant]
     return {"variant": variant, "learner": spec["learner"], "label": label_of(variant, spec),

@@ -110,17 +110,36 @@ def band(per_point: pd.DataFrame) -> pd.DataFrame:
             .agg(mean="mean", low="min", high="max").reset_index())
 
 
-# --- PPO (outside rule all) ----------------------------------------------------------------------
+# --- PPO ------------------------------------------------------------------------------------------
+
+
+def distance_at(trajectory: pd.DataFrame, samples: float) -> pd.DataFrame:
+    """Per (N, mechanism): the last recorded point at or below ``samples`` valuations
+    (``samples_at``) and the median over seeds of the worst-agent distance there (``l2_at``)."""
+    per_point = worst_agent(trajectory)
+    per_point = per_point[per_point["samples"] <= samples]
+    last = per_point.groupby(["n_agents", "mechanism"])["samples"].transform("max")
+    at = per_point[per_point["samples"] == last]
+    return (at.groupby(["n_agents", "mechanism"], sort=True)
+            .agg(samples_at=("samples", "first"), l2_at=("l2", "median")).reset_index())
 
 
 def ppo_summary(trajectory: pd.DataFrame, finals: pd.DataFrame, reference: pd.DataFrame,
-                tolerance: float) -> pd.DataFrame:
-    """PPO's summary per (N, mechanism), as :func:`summary_table`, with the reference learner's
-    median samples in the same setting and the ratio against it (NaN where it has none)."""
+                tolerance: float, reference_trajectory: pd.DataFrame | None = None
+                ) -> pd.DataFrame:
+    """PPO's summary per (N, mechanism), as :func:`summary_table`, with the median initial and
+    final distances, the reference learner's median samples in the same setting and the ratio
+    against it (NaN where it has none); with ``reference_trajectory`` also the reference's
+    distance after PPO's budget (:func:`distance_at`: ``reference_samples_at``,
+    ``reference_l2_at``)."""
     reach = reach_table(trajectory, tolerance)
-    summary = summary_table(reach, finals, {"ppo": 1})
+    summary = summary_table(reach, finals, {variant: 1 for variant in reach["variant"].unique()})
     final = reach.groupby(KEYS)["final_l2"].median().rename("final_l2_median").reset_index()
     summary = summary.merge(final, on=KEYS)
+    start = worst_agent(trajectory)
+    start = start[start["samples"] == 0]
+    initial = start.groupby(KEYS)["l2"].median().rename("initial_l2_median").reset_index()
+    summary = summary.merge(initial, on=KEYS)
     ref = reference[["n_agents", "mechanism", "median"]].rename(
         columns={"median": "reference_median"})
     summary = summary.merge(ref, on=["n_agents", "mechanism"], how="left")
@@ -128,4 +147,8 @@ def ppo_summary(trajectory: pd.DataFrame, finals: pd.DataFrame, reference: pd.Da
                                                   summary["reference_median"], strict=True)]
     summary["ratio_median"] = [r for r, _ in bounds]
     summary["bound_median"] = [b for _, b in bounds]
+    if reference_trajectory is not None:
+        at = distance_at(reference_trajectory, float(summary["budget"].max())).rename(
+            columns={"samples_at": "reference_samples_at", "l2_at": "reference_l2_at"})
+        summary = summary.merge(at, on=["n_agents", "mechanism"], how="left")
     return summary

@@ -144,23 +144,34 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
 
 
 
-def ppo_macros(summary: pd.DataFrame, tolerance: float) -> str:
-    """Macros for the PPO sentence: ``\\LCPPOAvailable`` and the numbers of the first setting
-    (the configuration's first N and mechanism)."""
+def ppo_macros(summary: pd.DataFrame, tolerance: float, section: dict) -> str:
+    """Macros of the PPO paragraph (prefix ``LCPPO``): the report's run in the first setting
+    (the configuration's first N and mechanism), the reference's distance after as many
+    valuations, and the budget of the larger target."""
+    from diffauction.learning.ppo import PPOConfig  # a plain dataclass: needs no torchrl
 
+    spec = section["ppo"]
+    per_batch = int(spec["settings"].get("frames_per_batch", PPOConfig().frames_per_batch))
     row = summary.iloc[0]
+    frames = row["budget"] / row["n_agents"]
     lines = [
-        macro("LCPPOAvailable", 1),
         macro("LCPPOSetting", f"$N={row['n_agents']}$, {MECHANISM_LABELS[row['mechanism']]}"),
         macro("LCPPOSeeds", int(row["seeds"])),
-        macro("LCPPOFrames", sci(row["budget"] / row["n_agents"])),
+        macro("LCPPOFrames", sci(frames)),
         macro("LCPPOSamples", sci(float(row["budget"]))),
+        macro("LCPPOFramesPerBatch", per_batch),
+        macro("LCPPOIterations", int(math.ceil(frames / per_batch))),
+        macro("LCPPOInitialMedian", f"{row['initial_l2_median']:.3f}"),
         macro("LCPPOFinalMedian", f"{row['final_l2_median']:.3f}"),
         macro("LCPPOFinalWorst", f"{row['final_l2_worst']:.3f}"),
         macro("LCPPOReached", int(row["reached"])),
         macro("LCPPOMedian", samples_tex(row["median"])),
         macro("LCPPORatio", ratio_tex(row["ratio_median"], row["bound_median"])),
         macro("LCPPOReferenceMedian", samples_tex(row["reference_median"])),
+        macro("LCPPOReferenceSamplesAt", sci(float(row["reference_samples_at"]))),
+        macro("LCPPOReferenceAt", f"{row['reference_l2_at']:.3f}"),
+        macro("LCPPOLargeSamples", sci(float(spec["large_budget"]))),
+        macro("LCPPOLargeSeeds", len(seed_values(spec["large_seeds"]))),
         macro("LCPPOTolerance", f"{tolerance:g}"),
     ]
     return "".join(lines)
