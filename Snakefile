@@ -35,4 +35,5 @@ rule all:
         "figures/nonlinear_bids.png",
         "figures/nonlinear_convergence.png",
         "figures/learners_comparison.png",
+        "figures/learners_neural.png",
         "results/learners/summary.csv",

@@ -91,18 +91,6 @@ def test_report_run_and_large_target_settings(base_config):
     assert small["settings"] == large["settings"]  # one PPO, two budgets
 
 
-@pytest.mark.parametrize("ppo, key", [
-    ({"large_budget": 0}, "comparison.ppo.large_budget"),
-    ({"large_seeds": {"count": 0}}, "comparison.ppo.large_seeds"),
-    ({"budget": "small"}, "comparison.ppo.budget"),
-])
-def test_bad_ppo_block_names_the_key(base_config, ppo, key):
-    cfg = copy.deepcopy(base_config)
-    cfg["comparison"]["ppo"].update(ppo)
-    with pytest.raises(ConfigError, match=re.escape(key)):
-        validate_config(cfg)
-
-
 def test_ppo_large_is_a_reserved_learner_name(base_config):
     cfg = copy.deepcopy(base_config)
     cfg["comparison"]["learners"]["ppo_large"] = {"learner": "npga", "budget": 1e6}

@@ -118,7 +118,7 @@ def validate_section(section: dict, key: str = "comparison") -> list[str]:
     ppo = section["ppo"]
     messages += _learner_errors({"learner": "ppo", **ppo}, f"{key}.ppo", ppo["n_agents"],
                                 ("ppo",))
-    return messages
+    return messages + validate_neural(section["neural"], f"{key}.neural")
 
 
 def label_of(name: str, spec: dict) -> str:
@@ -128,8 +128,15 @@ def label_of(name: str, spec: dict) -> str:
 
 
 def learner_labels(section: dict) -> dict[str, str]:
-    """Variant → label, in the configuration's order."""
+    """Variant → label, in the configuration's order (``section``: the comparison block or its
+    neural round)."""
     return {name: label_of(name, spec) for name, spec in section["learners"].items()}
+
+
+def auction_labels(neural: dict) -> dict[str, str]:
+    """Auction → its title in the report (its ``label``, else its name)."""
+    return {name: spec.get("label", name.replace("_", " "))
+            for name, spec in neural["auctions"].items()}
 
 
 def variant_settings(section: dict, variant: str) -> dict:
@@ -148,3 +155,42 @@ def variant_settings(section: dict, variant: str) -> dict:
             "n_agents": list(section["n_agents"]), "mechanisms": list(section["mechanisms"]),
             "seeds": seed_values(section["seeds"]), "w0": section["w0"],
             "records": section["records"]}
+
+
+# --- the neural round ----------------------------------------------------------------------------
+
+#: learners of the neural round (each trains the network through the one training loop)
+NEURAL_LEARNERS = ("smoothed", "npga", "reinforce")
+
+
+def validate_neural(neural: dict, key: str) -> list[str]:
+    """What the schema cannot say about ``comparison.neural``: one message per problem, each
+    naming its key."""
+    from diffauction.equilibria.registry import known_bne
+    from diffauction.game.priors import make_agent_priors
+
+    messages = []
+    learners = neural["learners"]
+    for name, spec in learners.items():
+        messages += _learner_errors(spec, f"{key}.learners.{name}", [2], NEURAL_LEARNERS)
+        gradient = spec.get("settings", {}).get("gradient", "analytic")
+        if spec["learner"] == "smoothed" and gradient != "autograd":
+            messages.append(f"{key}.learners.{name}.settings.gradient: {gradient!r} cannot train "
+                            "a network; allowed: autograd")
+    reference = neural["reference"]
+    if reference not in learners:
+        messages.append(f"{key}.reference: {reference!r} is not one of the learners; "
+                        f"allowed: {sorted(learners)}")
+    elif learners[reference]["learner"] != "smoothed":
+        messages.append(f"{key}.reference: the reference must be a smoothed-gradient variant, "
+                        f"got {learners[reference]['learner']!r}")
+    for name, auction in neural["auctions"].items():
+        priors = auction.get("agent_priors")
+        if priors is None:
+            continue
+        if any(p.get("low", 0.0) >= p.get("high", 1.0) for p in priors):
+            messages.append(f"{key}.auctions.{name}.agent_priors: every prior needs low < high")
+        elif known_bne("first_price", list(make_agent_priors(PRIOR, priors, 2))) is None:
+            messages.append(f"{key}.auctions.{name}.agent_priors: no known first-price BNE; "
+                            "allowed: U[0, a] against U[0, b] (Plum 1992), or U[0, 1] for both")
+    return messages
