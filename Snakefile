@@ -39,4 +39,5 @@ rule all:
         "figures/workflow_dag.png",
         expand("results/report/captions/{figure}.rst", figure=CAPTIONED_FIGURES),
         "figures/smoothing_decomposition.png",
+        "figures/learners_neural.png",
         "results/learners/summary.csv",

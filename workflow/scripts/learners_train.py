@@ -1,5 +1,6 @@
-"""Train one learner variant of the comparison on every (N, mechanism); writes its trajectory,
-its final profiles (with ε-Nash) and its wall time (a measurement, kept apart from the results).
+"""Train one learner variant of the comparison on every (N, mechanism), or of its neural round
+on every auction (settings with ``auctions``); writes its trajectory, its final profiles (linear
+round: with ε-Nash) and its wall time (a measurement, kept apart from the results).
 
 Outside Snakemake, for debugging: ``python workflow/scripts/learners_train.py VARIANT [OUTDIR]``
 trains VARIANT (a key of config.yaml's comparison.learners, or ppo) into OUTDIR (default
@@ -12,6 +13,7 @@ from types import SimpleNamespace
 import torch
 
 from diffauction.experiments.learners import run_variant
+from diffauction.experiments.learners_neural import run_neural_variant
 from diffauction.experiments.learners_settings import variant_settings
 from diffauction.io import write_csv
 
@@ -32,7 +34,8 @@ sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 torch.set_num_threads(snakemake.threads)
 settings = snakemake.params.settings
 print(f"training {settings['variant']} ({settings['learner']}): {settings}")
-trajectory, final, wall = run_variant(settings)
+run = run_neural_variant if "auctions" in settings else run_variant
+trajectory, final, wall = run(settings)
 write_csv(trajectory, snakemake.output.trajectory)
 write_csv(final, snakemake.output.final)
 write_csv(wall, snakemake.output.wall)

@@ -2,7 +2,7 @@
 
 The comparison runs every learner of :mod:`diffauction.learning.baselines` (the smoothed
 gradient with a fixed and with an annealed β, NPGA, REINFORCE, Hedge; PPO from
-:mod:`diffauction.learning.ppo` outside the default build) on the same settings — N bidders ×
+:mod:`diffauction.learning.ppo` at a small budget) on the same settings — N bidders ×
 mechanism, U[0, 1] values, linear bids from the same w0 (Hedge: weights peaked at w0·v) — with
 one budget of sampled valuations per learner; :mod:`.learners_tables` aggregates the
 trajectories, :mod:`.learners_settings` checks and expands the configuration.
@@ -189,7 +189,14 @@ def run_learner(name: str, n_agents: int, mechanism: str = "first_price", seeds=
 
 
 def _run_ppo(n_agents, mechanism, seeds, budget_samples, config, prior) -> pd.DataFrame:
-    from diffauction.learning.ppo import PPOConfig, train_ppo  # optional extra [marl]
+    from diffauction.learning.ppo import PPOConfig, train_ppo  # torchrl only inside train_ppo
+
+    try:
+        import torchrl  # noqa: F401  (the extra [marl])
+    except ImportError as error:
+        raise ImportError("learner 'ppo' (comparison.ppo) needs TorchRL, the extra [marl]: "
+                          "pip install -c <(echo \"torch==$(python -c 'import torch; "
+                          "print(torch.__version__)')\") -e '.[marl]'") from error
 
     cfg = config if isinstance(config, PPOConfig) else replace(PPOConfig(), **dict(config or {}))
     frames, wall = [], 0.0

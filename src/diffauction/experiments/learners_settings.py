@@ -18,6 +18,8 @@ MECHANISMS = ("first_price", "second_price", "all_pay")
 MECHANISM_LABELS = {"first_price": "first price", "second_price": "second price",
                     "all_pay": "all-pay"}
 MECHANISM_SHORT = {"first_price": "FP", "second_price": "SP", "all_pay": "AP"}
+#: PPO's runs: the report's (``comparison.ppo.budget``, in rule all) and the larger target's
+PPO_RUNS = {"ppo": ("budget", "seeds"), "ppo_large": ("large_budget", "large_seeds")}
 KEYS = ["variant", "n_agents", "mechanism"]
 RUN_KEYS = KEYS + ["seed", "run"]
 
@@ -30,7 +32,7 @@ def _learner_errors(spec: dict, key: str, n_agents: list[int], allowed: tuple[st
     messages = []
     learner = spec["learner"]
     if learner not in allowed:
-        hint = (" (PPO is slow: configure it under comparison.ppo, outside rule all)"
+        hint = (" (PPO is configured under comparison.ppo)"
                 if learner == "ppo" else "")
         return [f"{key}.learner: unknown learner {learner!r}{hint}; allowed: {list(allowed)}"]
     if learner == "ppo":
@@ -101,9 +103,9 @@ def validate_section(section: dict, key: str = "comparison") -> list[str]:
     naming its key."""
     messages = []
     learners = section["learners"]
-    if "ppo" in learners:  # results/learners/ppo/ belongs to the PPO target
-        messages.append(f"{key}.learners.ppo: the name is reserved for comparison.ppo; "
-                        "allowed: any other name")
+    for name in sorted(set(PPO_RUNS) & set(learners)):  # results/learners/ppo*/ are PPO's
+        messages.append(f"{key}.learners.{name}: the name is reserved for comparison.ppo; "
+                        f"allowed: any name but {sorted(PPO_RUNS)}")
     for name, spec in learners.items():
         messages += _learner_errors(spec, f"{key}.learners.{name}", section["n_agents"],
                                     VARIANT_LEARNERS)
@@ -116,7 +118,7 @@ def validate_section(section: dict, key: str = "comparison") -> list[str]:
     ppo = section["ppo"]
     messages += _learner_errors({"learner": "ppo", **ppo}, f"{key}.ppo", ppo["n_agents"],
                                 ("ppo",))
-    return messages
+    return messages + validate_neural(section["neural"], f"{key}.neural")
 
 
 def label_of(name: str, spec: dict) -> str:
@@ -126,18 +128,26 @@ def label_of(name: str, spec: dict) -> str:
 
 
 def learner_labels(section: dict) -> dict[str, str]:
-    """Variant → label, in the configuration's order."""
+    """Variant → label, in the configuration's order (``section``: the comparison block or its
+    neural round)."""
     return {name: label_of(name, spec) for name, spec in section["learners"].items()}
+
+
+def auction_labels(neural: dict) -> dict[str, str]:
+    """Auction → its title in the report (its ``label``, else its name)."""
+    return {name: spec.get("label", name.replace("_", " "))
+            for name, spec in neural["auctions"].items()}
 
 
 def variant_settings(section: dict, variant: str) -> dict:
     """Everything one variant's training job depends on (a Snakemake ``params`` value)."""
-    if variant == "ppo":
+    if variant in PPO_RUNS:  # the report's PPO run or the larger target
         spec = section["ppo"]
-        return {"variant": "ppo", "learner": "ppo", "label": spec["label"],
-                "budget": int(spec["budget"]), "settings": dict(spec["settings"]),
+        budget, seeds = PPO_RUNS[variant]
+        return {"variant": variant, "learner": "ppo", "label": spec["label"],
+                "budget": int(spec[budget]), "settings": dict(spec["settings"]),
                 "n_agents": list(spec["n_agents"]), "mechanisms": list(spec["mechanisms"]),
-                "seeds": seed_values(spec["seeds"]), "w0": section["w0"],
+                "seeds": seed_values(spec[seeds]), "w0": section["w0"],
                 "records": section["records"]}
     spec = section["learners"][variant]
     return {"variant": variant, "learner": spec["learner"], "label": label_of(variant, spec),
@@ -145,3 +155,42 @@ def variant_settings(section: dict, variant: str) -> dict:
             "n_agents": list(section["n_agents"]), "mechanisms": list(section["mechanisms"]),
             "seeds": seed_values(section["seeds"]), "w0": section["w0"],
             "records": section["records"]}
+
+
+# --- the neural round ----------------------------------------------------------------------------
+
+#: learners of the neural round (each trains the network through the one training loop)
+NEURAL_LEARNERS = ("smoothed", "npga", "reinforce")
+
+
+def validate_neural(neural: dict, key: str) -> list[str]:
+    """What the schema cannot say about ``comparison.neural``: one message per problem, each
+    naming its key."""
+    from diffauction.equilibria.registry import known_bne
+    from diffauction.game.priors import make_agent_priors
+
+    messages = []
+    learners = neural["learners"]
+    for name, spec in learners.items():
+        messages += _learner_errors(spec, f"{key}.learners.{name}", [2], NEURAL_LEARNERS)
+        gradient = spec.get("settings", {}).get("gradient", "analytic")
+        if spec["learner"] == "smoothed" and gradient != "autograd":
+            messages.append(f"{key}.learners.{name}.settings.gradient: {gradient!r} cannot train "
+                            "a network; allowed: autograd")
+    reference = neural["reference"]
+    if reference not in learners:
+        messages.append(f"{key}.reference: {reference!r} is not one of the learners; "
+                        f"allowed: {sorted(learners)}")
+    elif learners[reference]["learner"] != "smoothed":
+        messages.append(f"{key}.reference: the reference must be a smoothed-gradient variant, "
+                        f"got {learners[reference]['learner']!r}")
+    for name, auction in neural["auctions"].items():
+        priors = auction.get("agent_priors")
+        if priors is None:
+            continue
+        if any(p.get("low", 0.0) >= p.get("high", 1.0) for p in priors):
+            messages.append(f"{key}.auctions.{name}.agent_priors: every prior needs low < high")
+        elif known_bne("first_price", list(make_agent_priors(PRIOR, priors, 2))) is None:
+            messages.append(f"{key}.auctions.{name}.agent_priors: no known first-price BNE; "
+                            "allowed: U[0, a] against U[0, b] (Plum 1992), or U[0, 1] for both")
+    return messages

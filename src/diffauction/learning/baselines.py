@@ -157,16 +157,17 @@ def _counted(result: TrainResult, cfg) -> TrainResult:
 
 def train_npga(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                config: NPGAConfig | None = None, prior: dict | None = None,
-               record_every: int = 1, record_steps=None, policy: dict | None = None
-               ) -> TrainResult:
+               record_every: int = 1, record_steps=None, policy: dict | None = None,
+               overrides: dict | None = None) -> TrainResult:
     """NPGA for ``len(seeds)`` independent runs: the one training loop
-    (:func:`~diffauction.learning.trainer.train`) with ``gradient="npga"``; any ``policy``."""
+    (:func:`~diffauction.learning.trainer.train`) with ``gradient="npga"``; any ``policy``;
+    ``overrides``: further :class:`RunBatch` fields (e.g. ``agent_priors``, ``grid_points``)."""
     cfg = config or NPGAConfig()
     options = {"population": cfg.population, "sigma": cfg.sigma, "baseline": cfg.baseline,
                "antithetic": cfg.antithetic}
     setup = _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every,
                        record_steps, "npga", options, policy)
-    return _counted(train(setup), cfg)
+    return _counted(train(replace(setup, **dict(overrides or {}))), cfg)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -193,16 +194,17 @@ class ReinforceConfig(BatchAccounting):
 
 def train_reinforce(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                     config: ReinforceConfig | None = None, prior: dict | None = None,
-                    record_every: int = 1, record_steps=None, policy: dict | None = None
-                    ) -> TrainResult:
+                    record_every: int = 1, record_steps=None, policy: dict | None = None,
+                    overrides: dict | None = None) -> TrainResult:
     """REINFORCE for ``len(seeds)`` independent runs: the one training loop with
     ``gradient="reinforce"`` (:class:`~diffauction.learning.estimators.Reinforce`); any
-    ``policy``. ``extras["sigma"]`` [K, runs, agents] is the bid noise s."""
+    ``policy``; ``overrides`` as :func:`train_npga`. ``extras["sigma"]`` [K, runs, agents] is
+    the bid noise s."""
     cfg = config or ReinforceConfig()
     options = {"sigma": cfg.sigma, "learn_sigma": cfg.learn_sigma, "sigma_min": cfg.sigma_min}
     setup = _run_batch(n_agents, seeds, steps, w0, mechanism, prior, cfg, record_every,
                        record_steps, "reinforce", options, policy)
-    return _counted(train(setup), cfg)
+    return _counted(train(replace(setup, **dict(overrides or {}))), cfg)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -237,9 +239,11 @@ class SmoothedConfig(BatchAccounting):
 
 def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "first_price",
                    config: SmoothedConfig | None = None, prior: dict | None = None,
-                   record_every: int = 1, record_steps=None) -> TrainResult:
+                   record_every: int = 1, record_steps=None, overrides: dict | None = None
+                   ) -> TrainResult:
     """:func:`diffauction.learning.trainer.train` on a :class:`RunBatch` (its ``beta`` and ``lr``
-    recorded)."""
+    recorded); ``overrides`` as :func:`train_npga` (e.g. an MLP ``policy`` with
+    ``gradient: autograd``)."""
     cfg = config or SmoothedConfig()
     runs = len(seeds)
     setup = RunBatch(
@@ -252,7 +256,7 @@ def train_smoothed(n_agents: int, seeds, steps: int, w0=0.9, mechanism: str = "f
         record_every=record_every, record_steps=record_steps,
         gradient=cfg.gradient, sampler=cfg.sampler, dtype=cfg.dtype, device=cfg.device,
     )
-    return _counted(train(setup), cfg)
+    return _counted(train(replace(setup, **dict(overrides or {}))), cfg)
 
 
 CONFIGS = {"smoothed": SmoothedConfig, "npga": NPGAConfig, "reinforce": ReinforceConfig,

@@ -1,4 +1,5 @@
-"""LaTeX of the section "Learners compared": macros (prefix ``LC``) and the two tables."""
+"""LaTeX of the section "Learners compared": macros (prefix ``LC``; PPO ``LCPPO``; the neural round
+``LN``) and the tables."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from diffauction.experiments.learners_settings import (
     KEYS,
     MECHANISM_LABELS,
     MECHANISM_SHORT,
+    auction_labels,
     learner_labels,
 )
 from diffauction.experiments.seeds import seed_values
+from diffauction.learning.baselines import make_config
 from diffauction.report.latex import camel, latex_table, macro, sci
 
 
@@ -98,7 +101,7 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
         [("label", "learner", str),
          ("budget", "valuations per run", lambda x: sci(float(x))),
          ("evaluations", "utility evaluations per valuation", lambda x: f"{int(x)}"),
-         ("reached_text", f"runs holding L2 $\\le {tol}$", str)],
+         ("reached_text", f"runs holding $L_2 \\le {tol}$", str)],
         caption=("Compute accounting. Every learner is charged the valuations it draws (batch "
                  "$\\times$ bidders per step); the second column says how often it evaluates "
                  "the utility on each of them. Runs are counted over all settings and seeds."),
@@ -125,16 +128,16 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
          ("reached_text", "runs", str),
          ("median", "median", samples_tex), ("worst", "worst", samples_tex),
          ("ratio_text", "ratio", str), ("ratio_evaluations_text", "eval.\\ ratio", str),
-         ("final_l2_worst", "final L2", lambda x: f"{x:.4f}"),
+         ("final_l2_worst", "final $L_2$", lambda x: f"{x:.4f}"),
          ("loss_ex_ante", "$\\hat\\ell$", lambda x: "--" if math.isnan(x) else sci(x))],
-        caption=(f"Sampled valuations per run until the worst bidder's L2 distance to the BNE "
+        caption=(f"Sampled valuations per run until the worst bidder's $L_2$ distance to the BNE "
                  f"(FP/SP: first/second price; runs: runs that reach it, of all) "
                  f"reaches ${tol}$ and stays there to the end of the budget (median and worst "
                  f"over seeds; ``not reached'': not within the learner's budget). Ratio: "
                  f"median samples of the learner over those of the reference "
                  f"({labels[reference]}), ``$>$'' a lower bound (the learner did not reach "
                  f"it within its budget), ``--'' none; eval.\\ ratio: the same in "
-                 f"utility evaluations (Table~\\ref{{tab:learners-accounting}}). Final L2: "
+                 f"utility evaluations (Table~\\ref{{tab:learners-accounting}}). Final $L_2$: "
                  f"worst run at the "
                  f"end of the budget; $\\hat\\ell$: median ex-ante utility loss of the final "
                  f"linear profile against a grid best response (Bichler et al.\\ 2021)."),
@@ -144,23 +147,130 @@ def learners_tables(summary: pd.DataFrame, ratios: pd.DataFrame, section: dict) 
 
 
 
-def ppo_macros(summary: pd.DataFrame, tolerance: float) -> str:
-    """Macros for the PPO sentence: ``\\LCPPOAvailable`` and the numbers of the first setting
-    (the configuration's first N and mechanism)."""
+def ppo_macros(summary: pd.DataFrame, tolerance: float, section: dict) -> str:
+    """Macros of the PPO paragraph (prefix ``LCPPO``): the report's run in the first setting
+    (the configuration's first N and mechanism), the reference's distance after as many
+    valuations, and the budget of the larger target."""
+    from diffauction.learning.ppo import PPOConfig  # a plain dataclass: needs no torchrl
 
+    spec = section["ppo"]
+    per_batch = int(spec["settings"].get("frames_per_batch", PPOConfig().frames_per_batch))
     row = summary.iloc[0]
+    frames = row["budget"] / row["n_agents"]
     lines = [
-        macro("LCPPOAvailable", 1),
         macro("LCPPOSetting", f"$N={row['n_agents']}$, {MECHANISM_LABELS[row['mechanism']]}"),
         macro("LCPPOSeeds", int(row["seeds"])),
-        macro("LCPPOFrames", sci(row["budget"] / row["n_agents"])),
+        macro("LCPPOFrames", sci(frames)),
         macro("LCPPOSamples", sci(float(row["budget"]))),
+        macro("LCPPOFramesPerBatch", per_batch),
+        macro("LCPPOIterations", int(math.ceil(frames / per_batch))),
+        macro("LCPPOInitialMedian", f"{row['initial_l2_median']:.3f}"),
         macro("LCPPOFinalMedian", f"{row['final_l2_median']:.3f}"),
         macro("LCPPOFinalWorst", f"{row['final_l2_worst']:.3f}"),
         macro("LCPPOReached", int(row["reached"])),
         macro("LCPPOMedian", samples_tex(row["median"])),
         macro("LCPPORatio", ratio_tex(row["ratio_median"], row["bound_median"])),
         macro("LCPPOReferenceMedian", samples_tex(row["reference_median"])),
+        macro("LCPPOReferenceSamplesAt", sci(float(row["reference_samples_at"]))),
+        macro("LCPPOReferenceAt", f"{row['reference_l2_at']:.3f}"),
+        macro("LCPPOLargeSamples", sci(float(spec["large_budget"]))),
+        macro("LCPPOLargeSeeds", len(seed_values(spec["large_seeds"]))),
         macro("LCPPOTolerance", f"{tolerance:g}"),
     ]
     return "".join(lines)
+
+
+# --- the neural round ----------------------------------------------------------------------------
+
+
+def _with_ratios(summary: pd.DataFrame, ratios: pd.DataFrame, reference: str) -> pd.DataFrame:
+    table = summary.merge(ratios, on=["variant", "auction"], how="left")
+    for column in ("median", "evaluations"):
+        table[f"{column}_text"] = [
+            "ref." if v == reference else ratio_tex(r, b)
+            for v, r, b in zip(table["variant"], table[f"ratio_{column}"],
+                               table[f"bound_{column}"], strict=True)]
+    return table
+
+
+def _reference_macros(neural: dict) -> list[str]:
+    """The reference's temperature and learning-rate schedule (its settings, else the smoothed
+    learner's defaults)."""
+    spec = neural["learners"][neural["reference"]]
+    cfg = make_config("smoothed", spec.get("settings", {}))
+    return [macro("LNBetaStart", f"{cfg.beta:g}"),
+            macro("LNBetaEnd", f"{cfg.beta_end or cfg.beta:g}"),
+            macro("LNLrStart", sci(cfg.lr)),
+            macro("LNLrEnd", sci(cfg.lr_end or cfg.lr))]
+
+
+def neural_macros(summary: pd.DataFrame, ratios: pd.DataFrame, reach: pd.DataFrame,
+                  neural: dict) -> str:
+    """Macros of the neural round (prefix ``LN``): settings, per learner its budget, runs
+    reached and the range of its runs' final distances, per learner and auction the samples to
+    reach, ratio and worst final distance."""
+    labels, reference = learner_labels(neural), neural["reference"]
+    policy = neural["policy"]
+    lines = [
+        macro("LNTolerance", f"{neural['tolerance']:g}"),
+        macro("LNSeeds", len(seed_values(neural["seeds"]))),
+        macro("LNRecords", neural["records"]),
+        macro("LNReference", labels[reference]),
+        macro("LNHidden", ", ".join(str(h) for h in policy.get("hidden", [10, 10]))),
+        macro("LNActivation", policy.get("activation", "selu")),
+        *_reference_macros(neural),
+    ]
+    final = reach.groupby("variant")["final_l2"]
+    for variant, low in final.min().items():
+        lines += [macro(f"LNFinalMin{camel(variant)}", f"{low:.3f}"),
+                  macro(f"LNFinalMax{camel(variant)}", f"{final.max()[variant]:.3f}")]
+    for auction, title in auction_labels(neural).items():
+        lines.append(macro(f"LNAuction{camel(auction)}", title))
+    table = _with_ratios(summary, ratios, reference)
+    for variant, group in table.groupby("variant", sort=False):
+        name = camel(variant)
+        lines += [macro(f"LNLabel{name}", labels[variant]),
+                  macro(f"LNBudget{name}", sci(float(group["budget"].max()))),
+                  macro(f"LNEvaluations{name}", int(group["evaluations_per_sample"].max())),
+                  macro(f"LNReached{name}", int(group["reached"].sum())),
+                  macro(f"LNRuns{name}", int(group["seeds"].sum()))]
+        for _, row in group.iterrows():
+            at = f"{name}{camel(row['auction'])}"
+            lines += [macro(f"LNMedian{at}", samples_tex(row["median"])),
+                      macro(f"LNWorst{at}", samples_tex(row["worst"])),
+                      macro(f"LNFinal{at}", f"{row['final_l2_worst']:.3f}"),
+                      macro(f"LNRatio{at}", row["median_text"]),
+                      macro(f"LNEvalRatio{at}", row["evaluations_text"])]
+    return "".join(lines)
+
+
+def neural_table(summary: pd.DataFrame, ratios: pd.DataFrame, neural: dict) -> str:
+    """The neural round's table: samples to reach τ per auction and learner, ratios against the
+    reference, final distance."""
+    labels, reference = learner_labels(neural), neural["reference"]
+    auctions = auction_labels(neural)
+    tol = f"{neural['tolerance']:g}"
+    table = _with_ratios(summary, ratios, reference)
+    order = {v: i for i, v in enumerate(labels)}
+    table["order"] = table["variant"].map(order)
+    table["auction_order"] = table["auction"].map({a: i for i, a in enumerate(auctions)})
+    table = table.sort_values(["auction_order", "order"], kind="stable")
+    table["auction_text"] = table["auction"].map(auctions)
+    table["label"] = table["variant"].map(labels)
+    table["reached_text"] = [f"{r}/{s}" for r, s in
+                             zip(table["reached"], table["seeds"], strict=True)]
+    return latex_table(
+        table,
+        [("auction_text", "auction", str), ("label", "learner", str),
+         ("budget", "budget", lambda x: sci(float(x))),
+         ("reached_text", "runs", str),
+         ("median", "median", samples_tex), ("worst", "worst", samples_tex),
+         ("median_text", "ratio", str), ("evaluations_text", "eval.\\ ratio", str),
+         ("final_l2_worst", "final $L_2$", lambda x: f"{x:.3f}")],
+        caption=(f"Neural round: one network per bidder, first price, two bidders. Sampled "
+                 f"valuations per run until the worst bidder's $L_2$ distance to the BNE reaches "
+                 f"${tol}$ and stays there to the end of the budget (median and worst over "
+                 f"seeds); ratio and eval.\\ ratio against {labels[reference]} as in "
+                 f"Table~\\ref{{tab:learners-reach}}; final $L_2$: worst run at the end of the "
+                 f"budget."),
+        label="tab:learners-neural")
