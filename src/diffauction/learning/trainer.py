@@ -26,7 +26,7 @@ with one ρ per run (``risk_aversion``, :mod:`diffauction.game.risk`), and the b
 recorded on a per-agent value grid (``grid_points``) for policies without a scalar parameter. A
 shared network (symmetric agents) receives Σ_i ∂ũ_i/∂θ through each agent's own bid only.
 
-The neural recipe's options (issue 16; ``benchmarks/time_to_accuracy.py`` measures them): an
+The neural recipe's options (``benchmarks/time_to_accuracy.py`` measures them): an
 exponential moving average of the parameters (``ema_decay``), wall-clock records
 (``record_time``), and autograd's re-pairings of the batch (``gradient_options.pairings``).
 """
