@@ -82,7 +82,7 @@ def test_pdf_dates_are_pinned_without_moving_any_byte():
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
-def test_drawings_are_byte_reproducible(tmp_path):
+def test_drawings_are_byte_reproducible(tmp_path, monkeypatch):
     dot = canonical_rulegraph(snakemake_style(1))
     render_rulegraph(dot, tmp_path / "a.pdf", tmp_path / "a.png", epoch=1767225600)
     render_rulegraph(dot, tmp_path / "b.pdf", tmp_path / "b.png", epoch=1767225600)
@@ -90,5 +90,11 @@ def test_drawings_are_byte_reproducible(tmp_path):
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF")
     assert b"(D:20260101000000Z)" in (tmp_path / "a.pdf").read_bytes()
+    # the environment's SOURCE_DATE_EPOCH does not change the figure (CI's second build sets it)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    render_rulegraph(dot, tmp_path / "c.pdf")
+    render_rulegraph(dot, tmp_path / "d.pdf", epoch=1700000000)
+    assert (tmp_path / "c.pdf").read_bytes() == (tmp_path / "a.pdf").read_bytes()
+    assert (tmp_path / "d.pdf").read_bytes() != (tmp_path / "a.pdf").read_bytes()
     with pytest.raises(ValueError, match="pdf or png"):
         render_rulegraph(dot, tmp_path / "c.svg")

@@ -12,7 +12,6 @@ and pins the one timestamp Cairo writes into a PDF, so the figure is byte-for-by
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 from diffauction.io import atomic_path
 
 __all__ = [
+    "FIXED_EPOCH",
     "STAGES",
     "parse_rulegraph",
     "stage_of",
@@ -38,6 +38,8 @@ STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "analysis": ("#fff2cc", (r"analy", r"aggregate", r"tables", r"noise", r"decompos")),
 }
 OTHER_STAGE = ("other", "#eeeeee")
+#: the date written into the PDF (2026-01-01 00:00 UTC)
+FIXED_EPOCH = 1767225600
 
 _NODE = re.compile(r'^\s*(\d+)\s*\[\s*label\s*=\s*"([^"]+)"')
 _EDGE = re.compile(r"^\s*(\d+)\s*->\s*(\d+)\s*;?\s*$")
@@ -114,10 +116,12 @@ def _dot_executable() -> str:
 
 def render_rulegraph(dot_text: str, *paths: str | Path, epoch: int | None = None) -> None:
     """Lay ``dot_text`` out with Graphviz and write each path (format from its suffix: pdf or
-    png), atomically; PDF dates are pinned to ``epoch`` (default: ``SOURCE_DATE_EPOCH`` or
-    2026-01-01)."""
+    png), atomically. PDF dates are pinned to ``epoch`` (default :data:`FIXED_EPOCH`), not taken
+    from the environment: like the matplotlib figures, saved without a date, the figure has no
+    date to tell, and a build with ``SOURCE_DATE_EPOCH`` set must give the same bytes as one
+    without."""
     if epoch is None:
-        epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "1767225600"))
+        epoch = FIXED_EPOCH
     dot = _dot_executable()
     for path in paths:
         path = Path(path)
