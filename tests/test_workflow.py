@@ -59,7 +59,7 @@ def test_missing_report_experiment_is_a_config_error(tmp_path):
 @needs_latex
 def test_tiny_config_end_to_end_to_pdf(tmp_path):
     work = workflow_copy(tmp_path, TINY)
-    result = snakemake(work, "--cores", "2")
+    result = snakemake(work, "--cores", "2", timeout=1800)
     assert result.returncode == 0, result.stderr[-4000:]
     pdf = work / "paper" / "report.pdf"
     assert pdf.stat().st_size > 10_000
@@ -90,7 +90,7 @@ def test_rerun_precision_after_a_full_build(tmp_path):
     """Changing one experiment reruns only it and what depends on it; changing the figure style
     reruns only the figures and the report."""
     work = workflow_copy(tmp_path, TINY)
-    assert snakemake(work, "--cores", "2").returncode == 0
+    assert snakemake(work, "--cores", "2", timeout=1800).returncode == 0
 
     config_path = work / "config" / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
