@@ -18,11 +18,10 @@ from __future__ import annotations
 import functools
 import math
 
-import numpy as np
 import pandas as pd
 import torch
 
-from diffauction.analysis.distance import l2_linear_on_grid
+from diffauction.analysis.distance import l2_linear, l2_linear_on_grid
 from diffauction.equilibria.registry import bne_function
 from diffauction.equilibria.smoothed_linear import FORMATS, LinearGame, limit_slope
 from diffauction.experiments.smoothing import fixed_point_row
@@ -53,7 +52,7 @@ def _linear_parts(group: pd.DataFrame, high: float, nodes: int) -> dict:
     grid, bne = _reference(mechanism, n, k, high)
     slopes = torch.tensor(group["w"].to_numpy(float))
     total = l2_linear_on_grid(slopes, bne, grid).numpy()
-    to_smoothed = np.abs(group["w"].to_numpy(float) - w_smoothed) * high / math.sqrt(3.0)
+    to_smoothed = l2_linear(slopes, w_smoothed, UniformPrior(0.0, high)).numpy()
     return {"l2_total_mean": total.mean(), "l2_total_max": total.max(),
             "l2_to_smoothed_mean": to_smoothed.mean(), "l2_to_smoothed_max": to_smoothed.max(),
             "l2_smoothing": float(l2_linear_on_grid(torch.tensor(w_smoothed), bne, grid)),

@@ -45,8 +45,6 @@ def balanced(text: str, start: int) -> tuple[str, int]:
     depth = 0
     for i in range(start, len(text)):
         char = text[i]
-        if char == "\\":
-            continue
         if char == "{" and (i == 0 or text[i - 1] != "\\"):
             depth += 1
         elif char == "}" and text[i - 1] != "\\":
