@@ -19,6 +19,7 @@ from diffauction.analysis.distance import l2_affine_on_grid, l2_linear_on_grid
 from diffauction.experiments import mechanisms as conv
 from diffauction.experiments import mechanisms_analysis as analysis
 from diffauction.experiments.config import ConfigError, validate_config
+from diffauction.experiments.nonlinear import BID_COLUMNS
 from diffauction.report.mechanisms import (
     MACRO_NAMES,
     hypothesis,
@@ -35,7 +36,13 @@ TINY = dict(n_agents=3, units=2, prior={"name": "uniform", "low": 0.0, "high": 1
             lr_schedule="geometric", batch_size=128, steps=40, seeds={"count": 2},
             w0={"low": 0.25, "high": 1.25}, record_every=5, tolerance=[0.05, 0.02],
             tail_fraction=0.1, grid_points=64, outcome_points=4096,
-            diagnostic_samples=4096, dtype="float32")
+            diagnostic_samples=4096, dtype="float32",
+            neural=dict(mechanisms=["all_pay", "pay_as_bid"],
+                        policy={"name": "mlp", "hidden": [4], "activation": "tanh",
+                                "shared": True},
+                        w0_max=0.9, lr_start=0.02, lr_end=0.002, sampler="sobol", pairings=2,
+                        ema_decay=0.9))
+LINEAR_ONLY = {**TINY, "neural": {**TINY["neural"], "mechanisms": []}}
 
 
 def comparison(**change) -> dict:
@@ -62,6 +69,12 @@ def comparison(**change) -> dict:
      "allowed: 1"),
     ({"beta_main": 7}, "mechanism_comparison.beta_main", "one of them"),
     ({"w0": {"low": 1.0, "high": 0.5}}, "mechanism_comparison.w0.high", "high >= low"),
+    ({"neural": {"mechanisms": ["llg_vcg"]}}, "mechanism_comparison.neural.mechanisms",
+     "allowed: first_price"),
+    ({"neural": {"policy": {"name": "linear"}}}, "mechanism_comparison.neural.policy.name",
+     "allowed: mlp"),
+    ({"neural": {"w0_max": 1.2}}, "mechanism_comparison.neural.w0_max", "(0, 1)"),
+    ({"neural": {"sampler": "halton"}}, "mechanism_comparison.neural.sampler", "sobol"),
 ])
 def test_bad_comparison_settings_name_the_key(change, key, allowed):
     with pytest.raises(ConfigError) as info:
@@ -89,10 +102,20 @@ def test_defaults_are_filled():
 
 
 def test_targets():
-    assert conv.target("all_pay", TINY) == ("none", None)
-    kind, ref = conv.target("pay_as_bid", TINY)
+    # with linear bids: pay as bid can reach only the linear-restricted equilibrium, all-pay none
+    assert conv.target("all_pay", LINEAR_ONLY) == ("none", None)
+    kind, ref = conv.target("pay_as_bid", LINEAR_ONLY)
     assert kind == "linear-restricted equilibrium"
     assert ref(torch.tensor(1.0, dtype=torch.float64)).item() == pytest.approx(2 / 7)
+    # with the network both have their BNE: (N-1)/N v^N and (v - 2v^2/3)/(2 - v) for N=3, k=2
+    v = torch.tensor([0.3, 0.8], dtype=torch.float64)
+    kind, ref = conv.target("all_pay", TINY)
+    assert kind == "BNE" and torch.allclose(ref(v), 2 / 3 * v**3)
+    kind, ref = conv.target("pay_as_bid", TINY)
+    assert kind == "BNE" and torch.allclose(ref(v), (v - 2 * v**2 / 3) / (2 - v))
+    assert conv.policy_name("all_pay", TINY) == "mlp[4] tanh, shared"
+    assert conv.policy_name("llg_vcg", TINY) == "affine"
+    assert conv.policy_name("all_pay", LINEAR_ONLY) == "linear"
     kind, ref = conv.target("first_price", TINY)
     assert kind == "BNE" and ref(torch.tensor(0.9, dtype=torch.float64)).item() == \
         pytest.approx(0.6)
@@ -185,13 +208,19 @@ def test_train_mechanism_tables(tiny_results):
     per_mechanism = trajectory.groupby("mechanism")["agent"].nunique()
     assert per_mechanism["llg_vcg"] == 2 and per_mechanism["first_price"] == 3
     assert trajectory["step"].max() == TINY["steps"]
-    assert trajectory["l2_bne"].notna().all()
-    assert trajectory[trajectory["mechanism"] == "all_pay"]["l2_target"].isna().all()
-    assert trajectory[trajectory["mechanism"] != "all_pay"]["l2_target"].notna().all()
-    # step 0 is the initial profile: w = w0, a = 0
-    first = trajectory[trajectory["step"] == 0]
+    assert trajectory["l2_bne"].notna().all() and trajectory["l2_target"].notna().all()
+    # step 0 is the initial profile: w = w0, a = 0 (linear and affine bids)
+    neural = trajectory["mechanism"].isin(TINY["neural"]["mechanisms"])
+    first = trajectory[(trajectory["step"] == 0) & ~neural]
     assert np.allclose(first["w"], first["w0"]) and (first["a"] == 0).all()
-    assert set(runs["target"]) == {"BNE", "linear-restricted equilibrium", "none"}
+    assert trajectory[neural][["a", "w"]].isna().all().all()
+    assert set(runs["target"]) == {"BNE"}
+    # a network's runs record its bid function on the grid; the others record none
+    net = runs["mechanism"].isin(TINY["neural"]["mechanisms"])
+    assert runs.loc[net, BID_COLUMNS].notna().all().all()
+    assert runs.loc[~net, BID_COLUMNS].isna().all().all()
+    assert (runs.loc[net, "bid_000"] == 0).all()  # v·σ(f) at v = 0
+    assert runs.loc[net, "w_tail"].isna().all()
     assert {"git_commit", "torch_version", "samples_per_run"} <= set(runs.columns)
     llg_runs = runs[runs["mechanism"] == "llg_vcg"]
     assert (llg_runs["samples_per_run"] == TINY["steps"] * TINY["batch_size"] * 3).all()
@@ -209,8 +238,9 @@ def test_tables_figures_and_macros(tiny_results, tmp_path):
     assert theory.loc["llg_vcg", "welfare_bne"] == pytest.approx(31 / 24, abs=1e-3)
     assert theory.loc["second_price", "welfare_mean"] == pytest.approx(0.75, abs=0.02)
     noise = analysis.gradient_diagnostics(TINY)
-    assert "all_pay" not in set(noise["mechanism"])
+    assert set(noise["mechanism"]) == set(TINY["mechanisms"])  # every run class has a target
     assert (noise["curvature"] > 0).all()
+    assert "all_pay" not in set(analysis.gradient_diagnostics(LINEAR_ONLY)["mechanism"])
     curves = analysis.l2_curves(trajectory, TINY["beta_main"])
     from diffauction.figures.mechanisms import bid_function_figure, convergence_figure
     convergence_figure(curves, summary, noise, TINY["tolerance"], TINY["steps"],
@@ -222,6 +252,11 @@ def test_tables_figures_and_macros(tiny_results, tmp_path):
     assert len(names) == len(set(names))
     for name in MACRO_NAMES.values():
         assert f"Mech{name}Steps" in names and f"Mech{name}Revenue" in names
+        assert f"Mech{name}LTwoBNEMax" in names
+    worst = summary[(summary["tolerance"] == TINY["tolerance"][0])
+                    & (summary["beta"] == TINY["beta_main"])]["l2_bne_tail_max"].max()
+    assert f"\\newcommand{{\\MechWorstLTwoBNE}}{{{worst:.4f}}}" in text
+    assert "\\newcommand{\\MechNeuralNames}{all-pay and pay as bid}" in text
     # a mechanism left out still gets its macros ("--"), so the section compiles
     small = {**TINY, "mechanisms": ["first_price", "second_price"]}
     keep = runs["mechanism"].isin(small["mechanisms"])
@@ -236,6 +271,12 @@ def test_tables_figures_and_macros(tiny_results, tmp_path):
     tables = mechanism_tables(TINY, summary, outcomes, noise)
     assert set(tables) == {"convergence", "outcomes", "noise"}
     assert "\\label{tab:mechconv}" in tables["convergence"]
+    assert "the target is the BNE for every mechanism" in tables["convergence"]
+    linear_tables = mechanism_tables(LINEAR_ONLY, summary.assign(
+        target=summary["mechanism"].map(lambda m: conv.target(m, LINEAR_ONLY)[0])),
+        outcomes, noise)
+    assert "except for all-pay (none), pay as bid (linear-restricted" in \
+        linear_tables["convergence"]
 
 
 # --- the workflow -------------------------------------------------------------------------------
@@ -257,3 +298,42 @@ def test_bad_units_fail_the_dry_run_naming_the_key(tmp_path):
     result, out = dry_run_with_config(tmp_path, config)
     assert result.returncode != 0
     assert "mechanism_comparison.units" in out and "Traceback" not in out
+
+
+# --- networks for the non-linear equilibria -----------------------------------------------------
+
+
+def test_neural_runs_start_from_the_clipped_shading_and_repeat_exactly():
+    section = {**TINY, "steps": 10, "beta": [200], "seeds": {"count": 2}}
+    setup = conv.neural_setup(section, "all_pay", conv.run_table(section))
+    assert setup.w0 == [0.5, 0.9]  # 1.0 is clipped: the network bids below value
+    assert setup.gradient == "autograd" and setup.gradient_options == {"pairings": 2}
+    assert setup.policy["pretrain"] == "linear" and setup.ema_decay == 0.9
+    traj, runs = conv.train_mechanism(section, "all_pay")
+    # step 0 is the pre-trained network: its L2 to the BNE is that of w0·v, to a few 1e-3
+    grid = conv.value_grid(section, section["grid_points"])
+    bne = 2 / 3 * grid**3
+    start = traj[traj["step"] == 0].groupby("run")["l2_bne"].max()
+    expected = l2_linear_on_grid(torch.tensor(setup.w0, dtype=torch.float64), bne, grid)
+    assert np.allclose(start.to_numpy(), expected.numpy(), atol=0.01)
+    again_traj, again_runs = conv.train_mechanism(section, "all_pay")
+    pd.testing.assert_frame_equal(traj, again_traj)
+    pd.testing.assert_frame_equal(runs.drop(columns="git_commit"),
+                                  again_runs.drop(columns="git_commit"))
+
+
+def test_grid_profiles_reproduce_linear_outcomes():
+    """A linear bid function recorded on the grid gives the linear profile's outcomes (linear
+    interpolation is exact)."""
+    w = torch.tensor([[0.6, 0.7, 0.65], [0.5, 0.5, 0.5]], dtype=torch.float64)
+    grid = torch.linspace(0.0, 1.0, len(BID_COLUMNS), dtype=torch.float64)
+    rows = [{"run": r, "agent": i, **dict(zip(BID_COLUMNS, (w[r, i] * grid).tolist(),
+                                              strict=True))}
+            for r in range(2) for i in range(3)]
+    group = pd.DataFrame(rows)
+    assert analysis.records_bid_functions(group)
+    for mechanism in ("first_price", "pay_as_bid", "all_pay"):
+        a = analysis.profile_outcome(mechanism, TINY, analysis.grid_profiles(group, TINY), 4096)
+        b = analysis.profile_outcome(mechanism, TINY, analysis.linear_profiles(w), 4096)
+        for key in a:
+            assert torch.allclose(a[key], b[key], atol=1e-12), (mechanism, key)

@@ -24,6 +24,7 @@ import yaml
 
 from diffauction.experiments.learners_settings import validate_section as validate_comparison
 from diffauction.experiments.mechanisms import validate_section
+from diffauction.experiments.nonlinear import GRID_POINTS
 from diffauction.experiments.schema import (
     fill_defaults,
     schema_errors,
@@ -183,9 +184,6 @@ def uses_bid_functions(resolved: dict) -> bool:
             or "risk_aversion" in resolved or "metrics" in resolved
             or resolved["mechanism"] not in ("first_price", "second_price"))
 
-
-#: value-grid points per agent on which bid functions are recorded (uses_bid_functions)
-GRID_POINTS = 129
 
 
 def validate_config(cfg) -> dict:

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from diffauction.analysis import outcomes
+from diffauction.analysis.bid_functions import grid_bid_function
 from diffauction.analysis.convergence import reach_and_stay
 from diffauction.analysis.distance import l2_linear_on_grid, least_squares_slope
 from diffauction.analysis.outcomes import sobol_unit
@@ -23,6 +24,7 @@ from diffauction.equilibria import multiunit
 from diffauction.equilibria.llg import bne_params
 from diffauction.equilibria.registry import bne_bid
 from diffauction.experiments.mechanisms import LABELS, high_of, target, value_grid
+from diffauction.experiments.nonlinear import BID_COLUMNS
 from diffauction.game.mechanisms import LLG_MECHANISMS, MULTI_UNIT, make_mechanism
 from diffauction.game.priors import UniformPrior
 
@@ -88,18 +90,41 @@ def convergence_table(trajectory: pd.DataFrame, runs: pd.DataFrame,
     return per_run, summary
 
 
-def linear_outcome(mechanism: str, section: dict, w: torch.Tensor, points: int,
-                   seed: int = 0) -> dict[str, torch.Tensor]:
-    """Hard-auction revenue, welfare and mean bidder utility of linear profiles w [P, n], by
-    quasi-Monte-Carlo (scrambled Sobol draws shared by every profile)."""
+def profile_outcome(mechanism: str, section: dict, bids_of, points: int,
+                    seed: int = 0) -> dict[str, torch.Tensor]:
+    """Hard-auction revenue, welfare and mean bidder utility of P profiles by quasi-Monte-Carlo
+    (scrambled Sobol draws shared by every profile); ``bids_of`` maps the values [points, n] to
+    every profile's bids [P, points, n]."""
     n, k = section["n_agents"], section["units"]
     mech = make_mechanism(mechanism, **({"k": k} if mechanism in MULTI_UNIT else {}))
     values = high_of(section) * sobol_unit(points, n, seed)  # [points, n]
-    bids = w.double()[:, None, :] * values
+    bids = bids_of(values)
     allocation, payment = mech.hard_outcome(bids, torch.Generator().manual_seed(seed))
     utility = values * allocation - payment
     return {"revenue": payment.sum(-1).mean(-1), "welfare": (values * allocation).sum(-1).mean(-1),
             "utility": utility.mean(-1).mean(-1)}
+
+
+def linear_profiles(w: torch.Tensor):
+    """``bids_of`` of :func:`profile_outcome` for linear profiles w [P, n]."""
+    return lambda values: w.double()[:, None, :] * values
+
+
+def grid_profiles(group: pd.DataFrame, section: dict):
+    """``bids_of`` of :func:`profile_outcome` for the bid functions a runs table records on the
+    grid v_j = high·j/(G − 1) (columns ``bid_000`` …; one row per run and agent), linearly
+    interpolated."""
+    columns = [c for c in BID_COLUMNS if c in group]
+    grid = high_of(section) * torch.linspace(0.0, 1.0, len(columns), dtype=torch.float64)
+    per_agent = [grid_bid_function(grid, torch.tensor(
+        group[group["agent"] == i].sort_values("run")[columns].to_numpy()))
+        for i in sorted(group["agent"].unique())]
+    return lambda values: torch.stack([f(values[:, i]) for i, f in enumerate(per_agent)], -1)
+
+
+def records_bid_functions(group: pd.DataFrame) -> bool:
+    """Does a runs table record bid functions (a network's) rather than parameters?"""
+    return BID_COLUMNS[0] in group and bool(group[BID_COLUMNS[0]].notna().all())
 
 
 def theory_outcome(mechanism: str, section: dict, points: int) -> dict[str, float]:
@@ -118,8 +143,9 @@ def theory_outcome(mechanism: str, section: dict, points: int) -> dict[str, floa
 
 
 def outcome_table(runs: pd.DataFrame, section: dict) -> pd.DataFrame:
-    """Revenue, welfare and bidder utility of the learned (tail-averaged) profiles at β_main
-    against the BNE, one row per mechanism (mean and sd over seeds)."""
+    """Revenue, welfare and bidder utility of the learned profiles (tail-averaged parameters, or
+    a network's recorded bid functions) at β_main against the BNE, one row per mechanism (mean
+    and sd over seeds)."""
     points = section["outcome_points"]
     main = runs[runs["beta"] == float(section["beta_main"])]
     rows = []
@@ -133,8 +159,11 @@ def outcome_table(runs: pd.DataFrame, section: dict) -> pd.DataFrame:
             out = outcomes.expected_outcome(mechanism, params, points)
             learned = {"revenue": out["revenue"], "welfare": out["welfare"],
                        "utility": out["utility_local"]}
+        elif records_bid_functions(group):
+            learned = profile_outcome(mechanism, section, grid_profiles(group, section), points)
         else:
-            learned = linear_outcome(mechanism, section, torch.tensor(wide_w.to_numpy()), points)
+            learned = profile_outcome(mechanism, section,
+                                      linear_profiles(torch.tensor(wide_w.to_numpy())), points)
         theory = theory_outcome(mechanism, section, max(points, 2**19))
         row = {"mechanism": mechanism, "runs": len(wide_w)}
         for key in ("revenue", "welfare", "utility"):
@@ -147,8 +176,10 @@ def outcome_table(runs: pd.DataFrame, section: dict) -> pd.DataFrame:
 
 def per_sample_gradient(mechanism: str, section: dict, shift: float, beta: float,
                         samples: int, seed: int) -> torch.Tensor:
-    """d ũ_0 / d w_0 per sample when agent 0's slope is the target's + ``shift`` and everybody
-    else plays the target (float64, scrambled Sobol draws, the same for every ``shift``)."""
+    """d ũ_0 / d s per sample when agent 0 bids the target's b_ref(v) + s·d(v) with s =
+    ``shift`` and everybody else plays the target (float64, scrambled Sobol draws, the same for
+    every ``shift``). The direction d(v) = b_ref(v)·v̄/b_ref(v̄) scales the target's own bid
+    function to slope units: d(v) = v and s the slope's offset for a linear target."""
     n, k = section["n_agents"], section["units"]
     if mechanism in LLG_MECHANISMS:
         a, w = bne_params(mechanism)
@@ -159,18 +190,22 @@ def per_sample_gradient(mechanism: str, section: dict, shift: float, beta: float
         dudb = make_mechanism(mechanism).smoothed_bid_gradient(values, bids, beta)
         return dudb[:, 0] * values[:, 0] * (raw[:, 0] > 0)
     _, reference = target(mechanism, section)
-    w_ref = float(reference(torch.ones(1, dtype=torch.float64))[0]) / 1.0
-    values = high_of(section) * sobol_unit(samples, n, seed)
-    slopes = torch.full((n,), w_ref, dtype=torch.float64)
-    slopes[0] += shift
+    high = high_of(section)
+    values = high * sobol_unit(samples, n, seed)
+    top = float(reference(torch.tensor([high], dtype=torch.float64))[0])
+    bids = reference(values)
+    direction = bids[:, 0] * (high / top)
+    bids[:, 0] += shift * direction
     mech = make_mechanism(mechanism, **({"k": k} if mechanism in MULTI_UNIT else {}))
-    dudb = mech.smoothed_bid_gradient(values, slopes * values, beta)
-    return dudb[:, 0] * values[:, 0]
+    dudb = mech.smoothed_bid_gradient(values, bids, beta)
+    return dudb[:, 0] * direction
 
 
 def gradient_diagnostics(section: dict, shift: float = 0.05) -> pd.DataFrame:
     """Why some mechanisms converge faster: at the target profile, per mechanism and β, the
-    smoothed game's curvature κ = −d E[g]/d w_0 (central difference with common random numbers),
+    smoothed game's curvature κ = −d E[g]/d s in agent 0's own bid along the target's bid
+    function (:func:`per_sample_gradient`; the own slope for a linear target; central
+    difference with common random numbers),
     the per-sample gradient noise σ_g, their ratio (the distance in w at which one sample's noise
     equals the restoring force; divide by √batch for a step), and the smoothing bias of the
     fixed point, E[g]/κ at the target (positive: the smoothed game's equilibrium lies above)."""

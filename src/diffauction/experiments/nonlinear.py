@@ -38,12 +38,14 @@ from diffauction.analysis.bid_functions import (
 )
 from diffauction.analysis.distance import l2_distance, linf_distance
 from diffauction.equilibria.registry import known_bne
-from diffauction.experiments.config import GRID_POINTS
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.priors import make_agent_priors, value_midpoints
 from diffauction.game.risk import make_risk_averse
 from diffauction.io import provenance
 
+#: value-grid points per agent on which bid functions are recorded
+#: (:func:`diffauction.experiments.config.uses_bid_functions`)
+GRID_POINTS = 129
 DTYPE = torch.float64
 BID_COLUMNS = [f"bid_{k:03d}" for k in range(GRID_POINTS)]
 NO_BNE_NOTE = "no known BNE: epsilon-Nash only"
@@ -63,7 +65,8 @@ def _slopes(params: torch.Tensor) -> np.ndarray:
         np.full(params.shape[:2], np.nan))
 
 
-def _policy_label(policy: dict) -> str:
+def policy_label(policy: dict) -> str:
+    """The label of a policy config in tables: linear, mlp[10] tanh, shared, ..."""
     if policy["name"] != "mlp":
         return policy["name"]
     hidden = "x".join(str(h) for h in policy.get("hidden", [10, 10]))
@@ -83,7 +86,7 @@ def trajectory_table(result, runs: list[dict], meta: dict, setup) -> pd.DataFram
     kk, rr, ii = frame["k"].to_numpy(), frame["run_index"].to_numpy(), frame["agent"].to_numpy()
     frame["step"] = result.steps.numpy()[kk]
     frame["samples"] = frame["step"] * setup.batch_size * agents
-    frame["policy"] = _policy_label(setup.policy)
+    frame["policy"] = policy_label(setup.policy)
     params = result.params
     frame["w"] = np.stack([_slopes(params[j]) for j in range(k)])[kk, rr, np.minimum(
         ii, params.shape[2] - 1)]
@@ -113,7 +116,7 @@ def summary_table(result, runs: list[dict], meta: dict, resolved: dict, setup) -
             prior = priors[i]
             rows.append({
                 **meta, "risk_aversion": 1.0, **run, "agent": i,
-                "mechanism": resolved["mechanism"], "policy": _policy_label(setup.policy),
+                "mechanism": resolved["mechanism"], "policy": policy_label(setup.policy),
                 "prior": prior_label(prior),
                 "lr_start": setup.lr_start[r], "lr_end": setup.lr_end[r],
                 "beta_schedule": setup.beta_schedule, "lr_schedule": setup.lr_schedule,

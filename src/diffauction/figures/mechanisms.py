@@ -11,11 +11,18 @@ import pandas as pd
 import torch
 from matplotlib.ticker import NullLocator, ScalarFormatter
 
-from diffauction.experiments.mechanisms import LABELS, TRUTHFUL, bne_function, target, value_grid
+from diffauction.experiments.mechanisms import (
+    LABELS,
+    TRUTHFUL,
+    bne_function,
+    linear_restricted,
+    value_grid,
+)
+from diffauction.experiments.mechanisms_analysis import grid_profiles, records_bid_functions
 from diffauction.figures import style as plotstyle
 
 MARKERS = {True: "o", False: "s"}
-#: index into the 10-colour palette per mechanism: distinct hues, grey for all-pay (no target)
+#: index into the 10-colour palette per mechanism: distinct hues, grey for all-pay
 COLOR_INDEX = {"first_price": 0, "second_price": 1, "all_pay": 7, "pay_as_bid": 3,
                "uniform_price": 4, "llg_vcg": 5, "llg_nearest_vcg": 2}
 
@@ -34,8 +41,8 @@ def _beta_axis(ax, betas) -> None:
 
 
 def _l2_panel(ax, curves: pd.DataFrame, mechanisms, colors, tolerances) -> None:
-    """(a) L2 to the target against steps (median, interquartile band); all-pay, which has no
-    target in the linear class, against its BNE (dashed)."""
+    """(a) L2 to the target against steps (median, interquartile band); a mechanism without a
+    target (all-pay with linear bids) against its BNE (dashed)."""
     for m in mechanisms:
         c = curves[curves["mechanism"] == m].sort_values("step")
         column, style = ("l2_target", "-") if c["l2_target_median"].notna().all() else (
@@ -115,8 +122,9 @@ def convergence_figure(curves: pd.DataFrame, summary: pd.DataFrame, noise: pd.Da
 
 
 def bid_function_figure(runs: pd.DataFrame, section: dict, *paths) -> None:
-    """Learned (tail-averaged) bid functions at β_main, mean over seeds and learning agents with
-    a min–max band, against the BNE (dashed) and, where it differs, the target (dotted)."""
+    """Learned bid functions at β_main (tail-averaged parameters, or a network's recorded bid
+    function), mean over seeds and learning agents with a min–max band, against the BNE
+    (dashed) and, where it differs from the BNE, the linear-restricted equilibrium (dotted)."""
     plotstyle.apply()
     beta_main = float(section["beta_main"])
     mechanisms = [m for m in LABELS if m in set(runs["mechanism"])]
@@ -131,17 +139,21 @@ def bid_function_figure(runs: pd.DataFrame, section: dict, *paths) -> None:
     high = float(section["prior"].get("high", 1.0))
     for ax, m in zip(axes, mechanisms, strict=False):
         g = runs[(runs["mechanism"] == m) & (runs["beta"] == beta_main)]
-        a = torch.tensor(g["a_tail"].to_numpy())[:, None]
-        w = torch.tensor(g["w_tail"].to_numpy())[:, None]
-        bids = (a + w * grid).clamp_min(0.0) if m.startswith("llg") else w * grid
+        if records_bid_functions(g):  # a network: its recorded bid function, interpolated
+            bids = grid_profiles(g.assign(run=range(len(g)), agent=0), section)(
+                grid[:, None])[..., 0]
+        else:
+            a = torch.tensor(g["a_tail"].to_numpy())[:, None]
+            w = torch.tensor(g["w_tail"].to_numpy())[:, None]
+            bids = (a + w * grid).clamp_min(0.0) if m.startswith("llg") else w * grid
         bids = bids.numpy()
         ax.fill_between(v, bids.min(0), bids.max(0), color=colors[m],
                         alpha=plotstyle.BAND_ALPHA, lw=0)
         ax.plot(v, bids.mean(0), color=colors[m], lw=1.3, label="learned")
         ax.plot(v, bne_function(m, section)(grid).numpy(), **plotstyle.BNE_STYLE, label="BNE")
-        kind, reference = target(m, section)
-        if reference is not None and kind != "BNE":
-            ax.plot(v, reference(grid).numpy(), **plotstyle.SMOOTHED_STYLE, zorder=5,
+        restricted = linear_restricted(m, section)
+        if restricted is not None:
+            ax.plot(v, restricted(grid).numpy(), **plotstyle.SMOOTHED_STYLE, zorder=5,
                     label="linear-restricted eq.")
         ax.set_title(LABELS[m])
         ax.set_ylim(-0.05 * high, 1.05 * high)
@@ -155,6 +167,6 @@ def bid_function_figure(runs: pd.DataFrame, section: dict, *paths) -> None:
         ax.set_ylabel("bid")
     for ax in axes[-cols:]:
         ax.set_xlabel("value $v$")
-    fig.suptitle(rf"Learned bid functions at $\beta={beta_main:g}$ (tail average)", fontsize=9)
+    fig.suptitle(rf"Learned bid functions at $\beta={beta_main:g}$", fontsize=9)
     fig.tight_layout()
     plotstyle.save(fig, *paths)

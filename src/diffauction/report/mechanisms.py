@@ -175,20 +175,14 @@ def mechanism_macros(section: dict, summary: pd.DataFrame, per_run: pd.DataFrame
         macro("MechAllPayFitLTwo", fmt(facts["allpay_fit_l2_bne"], 4)),
     ]
     at_main = runs[runs["beta"] == beta_main]
-    for mechanism, name in (("pay_as_bid", "PayAsBid"), ("all_pay", "AllPay"),
-                            ("llg_nearest_vcg", "LlgNearestVcg"), ("llg_vcg", "LlgVcg")):
+    for mechanism, name in (("llg_nearest_vcg", "LlgNearestVcg"), ("llg_vcg", "LlgVcg")):
         g = at_main[at_main["mechanism"] == mechanism]
         lines += [
             macro(f"Mech{name}SlopeMean", fmt(g["w_tail"].mean(), 4) if len(g) else MISSING),
-            macro(f"Mech{name}SlopeMin", fmt(g["w_tail"].min(), 4) if len(g) else MISSING),
-            macro(f"Mech{name}SlopeMax", fmt(g["w_tail"].max(), 4) if len(g) else MISSING),
             macro(f"Mech{name}InterceptMean", fmt(g["a_tail"].mean(), 4)
                   if len(g) else MISSING),
         ]
-    all_pay = runs[runs["mechanism"] == "all_pay"]
-    negative = all_pay.groupby("run")["w_tail"].min() < 0
-    lines.append(macro("MechAllPayNegativeRuns",
-                       f"{int(negative.sum())}/{len(negative)}" if len(all_pay) else MISSING))
+    lines += neural_macros(section, summary)
     out = outcomes.set_index("mechanism")
     for mechanism, name in MACRO_NAMES.items():
         present = mechanism in out.index
@@ -204,6 +198,38 @@ def mechanism_macros(section: dict, summary: pd.DataFrame, per_run: pd.DataFrame
         "".join(lines)
 
 
+def neural_macros(section: dict, summary: pd.DataFrame) -> list[str]:
+    """The network mechanisms' recipe, every mechanism's worst seed at β_main (L2 of the learned
+    profile to the BNE) and the worst of them all."""
+    neural, tol = section["neural"], section["tolerance"][0]
+    policy = neural["policy"]
+    compared = [m for m in neural["mechanisms"] if m in section["mechanisms"]]
+    lines = [
+        macro("MechNeuralNames", _names(compared) if compared else "none"),
+        macro("MechNeuralHidden", ", ".join(str(h) for h in policy.get("hidden", [10, 10]))),
+        macro("MechNeuralActivation", policy.get("activation", "selu")),
+        macro("MechNeuralLrStart", f"{neural['lr_start']:g}"),
+        macro("MechNeuralLrEnd", f"{neural['lr_end']:g}"),
+        macro("MechNeuralPairings", neural["pairings"]),
+        macro("MechNeuralEma", f"{neural['ema_decay']:g}"),
+        macro("MechNeuralWzeroMax", f"{neural['w0_max']:g}"),
+        macro("MechNeuralSampler", neural["sampler"]),
+    ]
+    main = summary[(summary["tolerance"] == tol) & (summary["beta"] == float(section["beta_main"]))]
+    main = main.set_index("mechanism")["l2_bne_tail_max"]
+    for mechanism, name in MACRO_NAMES.items():
+        lines.append(macro(f"Mech{name}LTwoBNEMax", fmt(main[mechanism], 4)
+                           if mechanism in main.index else MISSING))
+    worst = main.idxmax() if len(main) else None
+    within = int((main <= tol).sum())
+    lines += [
+        macro("MechWorstLTwoBNE", fmt(main.max(), 4) if worst else MISSING),
+        macro("MechWorstLTwoBNEName", LABELS[worst] if worst else MISSING),
+        macro("MechWithinTolCount", f"{within} of {len(main)}"),
+    ]
+    return lines
+
+
 def _label(m: str) -> str:
     return LABELS[m]
 
@@ -213,6 +239,23 @@ def _steps_iqr(row) -> str:
         return MISSING
     q75 = f"{int(row['q75_step'])}" if math.isfinite(row["q75_step"]) else r"$\infty$"
     return f"{int(row['median_step'])} [{int(row['q25_step'])}, {q75}]"
+
+
+def _policy_note(section: dict, summary: pd.DataFrame) -> str:
+    """Which policy class each mechanism trains and what its target is, for the caption."""
+    neural = [m for m in section["neural"]["mechanisms"] if m in set(summary["mechanism"])]
+    text = ("linear bids, the LLG locals affine ones, the learned profile their tail average"
+            if not neural else
+            f"{_names(neural)} train the network, the learned profile its parameters' EMA; the "
+            "others linear bids (the LLG locals affine ones), tail-averaged")
+    targets = summary.groupby("mechanism")["target"].first()
+    other = {m: t for m, t in targets.items() if t != "BNE"}
+    if other:
+        text += "; the target is the BNE except for " + ", ".join(
+            f"{LABELS[m]} ({t})" for m, t in other.items())
+    else:
+        text += "; the target is the BNE for every mechanism"
+    return text
 
 
 def _compact(table: str) -> str:
@@ -244,9 +287,12 @@ def mechanism_tables(section: dict, summary: pd.DataFrame, outcomes: pd.DataFram
         main["steps_two"] = [_steps(second.loc[k, "median_step"]) for k in key]
         columns += [("reached_two", f"runs $\\le{tolerances[1]:g}$", str),
                     ("steps_two", "median steps", str)]
-    columns += [("l2_target_tail_median", r"$L_2$ target",
-                 lambda x: f"{x:.4f}" if math.isfinite(x) else MISSING),
-                ("l2_bne_tail_median", r"$L_2$ BNE", lambda x: f"{x:.4f}")]
+    differs = bool((main["target"] != "BNE").any())
+    if differs:
+        columns.append(("l2_target_tail_median", r"$L_2$ target",
+                        lambda x: f"{x:.4f}" if math.isfinite(x) else MISSING))
+    columns += [("l2_bne_tail_median", r"$L_2$ BNE", lambda x: f"{x:.4f}"),
+                ("l2_bne_tail_max", "worst", lambda x: f"{x:.4f}")]
     convergence = latex_table(
         main, columns,
         caption=(f"Convergence of the same learner across mechanisms ($N={section['n_agents']}$, "
@@ -254,9 +300,9 @@ def mechanism_tables(section: dict, summary: pd.DataFrame, outcomes: pd.DataFram
                  "to the target stays within the tolerance to the end of the budget, the median "
                  "and interquartile range of the step from which it does (censored runs count "
                  "as never; -- when fewer than half converged), the valuations drawn by then, "
-                 "and the median $L_2$ of the tail-averaged profile to the target and to the "
-                 "BNE. The target is the BNE, except for pay as bid (the linear-restricted "
-                 "equilibrium) and all-pay (none)."),
+                 "and the $L_2$ of the learned profile to the BNE (median and worst run; "
+                 + ("the median to the target too; " if differs else "")
+                 + _policy_note(section, main) + ")."),
         label="tab:mechconv")
 
     out = outcomes.copy()
@@ -274,7 +320,7 @@ def mechanism_tables(section: dict, summary: pd.DataFrame, outcomes: pd.DataFram
          ("utility_bne", "utility BNE", lambda x: f"{x:.4f}"),
          ("utility_learned", "learned", str)],
         caption=("Expected revenue, welfare and utility of a learning bidder in the hard "
-                 "auction: the learned tail-averaged profiles at "
+                 "auction: the learned profiles at "
                  f"$\\beta={section['beta_main']:g}$ "
                  "(mean $\\pm$ sd over seeds, quasi-Monte-Carlo) against the BNE (closed forms; "
                  "LLG numerically). For LLG the utility is the locals' and the global bidder is "
