@@ -56,6 +56,7 @@ rule learners_train:
     benchmark:
         "results/benchmarks/learners/train_{variant}.tsv"
     threads: 1
+    priority: 10  # long jobs first (rule train)
     script:
         "../scripts/learners_train.py"
 

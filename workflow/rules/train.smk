@@ -16,6 +16,9 @@ rule train:
     benchmark:
         "results/benchmarks/train/{experiment}/{block}.tsv"
     threads: config["threads"]
+    # the long jobs of the build (all-pay's 4000 steps first of all) start before the short
+    # analysis and figure jobs, so no long job is left alone on the critical path at the end
+    priority: 10
     script:
         "../scripts/train.py"
 
