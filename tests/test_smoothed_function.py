@@ -123,3 +123,15 @@ def test_unsupported_settings_are_named():
     with pytest.raises(ValueError, match="beta"):
         solve(PAB, -1.0)
     assert "max_cells" in solve(PAB, 5000.0).status
+
+
+def test_first_price_jumps_near_the_top_and_the_split_cell_is_indifferent():
+    """At β = 200 the marginal value near the top is indifferent between two bids: one split
+    cell carries the jump, and every other cell best-responds."""
+    solution = solve(FunctionGame("first_price", 2, (UniformPrior(),)), 200.0)
+    assert solution.converged, solution.status
+    assert solution.splits == 1
+    bids = solution.bids[0]
+    assert np.all(np.diff(bids) >= -1e-12)  # non-decreasing, with one step
+    assert np.diff(bids).max() > 0.005  # the jump, against steps of about 3e-3 elsewhere
+    assert l2_to_bne(solution) < 0.0015
