@@ -72,3 +72,41 @@ def test_report_macros_are_unique_and_tables_render():
     assert len(names) == len(set(names)) and "SMWSecondPriceTwoBetaOneZeroZero" in names
     assert r"\label{tab:smfixed}" in out["fixed"]
     assert r"\label{tab:smdecomp}" in out["decomposition"]
+
+
+def test_a_learned_bid_function_on_the_smoothed_equilibrium_is_all_smoothing():
+    """A network profile recorded exactly on b̃_β: its L2 to b̃_β vanishes and its total is
+    the smoothing part."""
+    from diffauction.equilibria.smoothed_function import FunctionGame, l2_to_bne, solve
+    from diffauction.experiments.nonlinear import BID_COLUMNS
+    from diffauction.game.priors import UniformPrior
+
+    game = FunctionGame("pay_as_bid", 3, (UniformPrior(),), 2)
+    solution = solve(game, 50.0)
+    grid = np.linspace(0.0, 1.0, len(BID_COLUMNS))
+    functions = pd.DataFrame([{"setting": "mechanisms_pay_as_bid", "beta": 50.0, "agent": 0,
+                               "converged": True, "status": "converged",
+                               "l2_bne": l2_to_bne(solution)}])
+    v = np.linspace(0.0, 1.0, 4097)
+    curves = pd.DataFrame({"setting": "mechanisms_pay_as_bid", "beta": 50.0, "agent": 0,
+                           "value": v, "bid": solution.bid(0, v), "bne": game.bne(0, v)})
+    runs = pd.DataFrame({"mechanism": ["pay_as_bid"] * 3, "beta": [50] * 3, "bidders": [3] * 3,
+                         "agent": [0, 1, 2], "l2_bne_tail": [l2_to_bne(solution)] * 3,
+                         **dict(zip(BID_COLUMNS, solution.bid(0, grid), strict=True))})
+    row = decompose(mechanism_profiles(runs, SECTION), functions=functions,
+                    curves=curves).iloc[0]
+    assert row["note"] == "converged"
+    assert row["l2_to_smoothed_max"] < 2e-4  # the 129-point record's interpolation error
+    assert row["l2_smoothing"] == pytest.approx(row["l2_total_mean"])
+
+
+def test_an_unconverged_smoothed_equilibrium_leaves_the_total_with_its_reason():
+    functions = pd.DataFrame([{"setting": "mechanisms_all_pay", "beta": 50.0, "agent": 0,
+                               "converged": False, "status": "Newton: residual 1e-2",
+                               "l2_bne": math.nan}])
+    runs = pd.DataFrame({"mechanism": ["all_pay"], "beta": [50], "bidders": [3], "agent": [0],
+                         "l2_bne_tail": [0.01], "bid_000": [0.0], "bid_001": [0.3]})
+    row = decompose(mechanism_profiles(runs, SECTION), functions=functions,
+                    curves=pd.DataFrame()).iloc[0]
+    assert row["l2_total_mean"] == 0.01 and math.isnan(row["l2_smoothing"])
+    assert "Newton" in row["note"]

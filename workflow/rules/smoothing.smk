@@ -36,10 +36,39 @@ DECOMPOSED = {name: "overshading" for name in ["overshading", "tradeoff"] + ANNE
 DECOMPOSED.update({name: "nonlinear" for name in NONLINEAR})
 
 
+rule smoothed_functions:
+    input:
+        code=code("smoothed_functions.py"),
+    output:
+        table=report(
+            "results/theory/smoothed_functions.csv",
+            caption="../report/smoothing_tables.rst",
+            category="Smoothing bias",
+            subcategory="Tables",
+        ),
+        rates="results/theory/smoothed_function_rates.csv",
+        curves="results/theory/smoothed_function_curves.csv",
+    params:
+        solver=SMOOTHING["function_solver"],
+        experiments=lambda wildcards: {
+            name: resolve_experiment(config, name) for name in DECOMPOSED
+        },
+        mechanisms=MECHANISM_SETTINGS,
+    log:
+        "logs/theory/smoothed_functions.log",
+    benchmark:
+        "results/benchmarks/theory/smoothed_functions.tsv"
+    script:
+        "../scripts/smoothed_functions.py"
+
+
 rule smoothing_decomposition:
     input:
         metrics=expand("results/{experiment}/metrics.csv", experiment=list(DECOMPOSED)),
+        runs=expand("results/{experiment}/runs.csv", experiment=NONLINEAR),
         mechanisms="results/mechanisms/runs.csv",
+        functions="results/theory/smoothed_functions.csv",
+        curves="results/theory/smoothed_function_curves.csv",
         code=code("smoothing_decomposition.py"),
     output:
         report(
@@ -50,6 +79,7 @@ rule smoothing_decomposition:
         ),
     params:
         experiments=list(DECOMPOSED),
+        function_experiments=NONLINEAR,
         sections=DECOMPOSED,
         settings=lambda wildcards: {
             name: resolve_experiment(config, name) for name in DECOMPOSED

@@ -71,7 +71,7 @@ class SolverSettings:
     residual_tol: float = 1e-10  # max |min(b, −r)| over the cells
     gap_tol: float = 1e-8       # best-response gap (utility units)
     grid_tol: float = 1e-4      # L2 change of b̃ when the cells are halved
-    max_iterations: int = 60    # Newton steps per solve
+    max_iterations: int = 30    # Newton steps per solve
     max_jumps: int = 8          # best-response rounds (split or move cells)
     max_cells: int = 900        # larger refined grids (cells per class) are not attempted
 
