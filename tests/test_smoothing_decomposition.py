@@ -67,11 +67,25 @@ def test_report_macros_are_unique_and_tables_render():
     assert table.loc[(table["mechanism"] == "all_pay") & (table["beta"] == 5.0),
                      "w_smoothed"].isna().all()
     decomposition = decompose(pd.DataFrame([profile("second_price", 2, 1, 100.0, 1.0)]))
-    out = smoothing_outputs(table, scaling_table(table), decomposition)
+    functions = pd.DataFrame({
+        "setting": ["first_price_n2", "first_price_n2", "nl_asymmetric_n2", "nl_asymmetric_n2"],
+        "beta": [25.0, 50.0, 50.0, 50.0], "agent": [0, 0, 0, 1],
+        "converged": [True, False, True, True],
+        "status": ["converged", "Newton: residual 1e-2", "converged", "converged"],
+        "splits": [0, 0, 0, 0], "l2_bne": [0.018, math.nan, 0.0078, 0.0079]})
+    rates = pd.DataFrame({"setting": ["first_price_n2"], "agent": [0], "betas": [3],
+                          "beta_min": [50.0], "beta_max": [200.0], "rate": [1.4],
+                          "constant": [1.5]})
+    solver = {"beta": [25, 50], "residual_tol": 1e-10, "gap_tol": 1e-8, "grid_tol": 1e-4,
+              "max_cells": 900, "rate_beta_min": 50}
+    out = smoothing_outputs(table, scaling_table(table), decomposition, functions, rates, solver)
     names = re.findall(r"\\newcommand\{\\(\w+)\}", out["macros"])
     assert len(names) == len(set(names)) and "SMWSecondPriceTwoBetaOneZeroZero" in names
+    assert {"SMFnLTwoFirstPriceTwoBetaTwoFive", "SMFnLTwoPlumStrongBetaFiveZero",
+            "SMFnRateFirstPriceTwo", "SMFnFailedFirstPriceTwo"} <= set(names)
     assert r"\label{tab:smfixed}" in out["fixed"]
     assert r"\label{tab:smdecomp}" in out["decomposition"]
+    assert r"\label{tab:smfunctions}" in out["functions"] and "strong" in out["functions"]
 
 
 def test_a_learned_bid_function_on_the_smoothed_equilibrium_is_all_smoothing():
