@@ -32,7 +32,9 @@ that split (or move to their best response) the cells that a best response on a 
 solution is accepted when max |min(b, −r)| ≤ ``residual_tol``, no cell gains more than
 ``gap_tol`` by another bid (a grid of 2000 bids on [0, max value], the best one polished by
 Newton steps on r), and halving the cells moves b̃ by less than ``grid_tol`` in L2 under the
-prior. The equilibrium is not linear even where the BNE is (first price on U[0, 1] bids 0 below
+prior (the cells are halved until it does, at most ``max_halvings`` times and within
+``max_cells``; the finer solution is kept).
+The equilibrium is not linear even where the BNE is (first price on U[0, 1] bids 0 below
 v ≈ 1/β and jumps near the top); :func:`linear_class_gradient` evaluates the same sums on
 linear profiles, whose root is the linear fixed point of :mod:`.smoothed_linear`.
 """
@@ -74,6 +76,7 @@ class SolverSettings:
     max_iterations: int = 30    # Newton steps per solve
     max_jumps: int = 8          # best-response rounds (split or move cells)
     max_cells: int = 900        # larger refined grids (cells per class) are not attempted
+    max_halvings: int = 2       # halvings of the cells at most in the grid check
 
     def __post_init__(self) -> None:
         checks = {"cell": self.cell > 0, "min_cells": self.min_cells >= 4,
@@ -81,7 +84,8 @@ class SolverSettings:
                   "gap_tol": self.gap_tol > 0, "grid_tol": self.grid_tol > 0,
                   "max_iterations": self.max_iterations >= 1,
                   "max_jumps": self.max_jumps >= 0,
-                  "max_cells": self.max_cells >= self.min_cells}
+                  "max_cells": self.max_cells >= self.min_cells,
+                  "max_halvings": self.max_halvings >= 1}
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"function_solver: bad value for {bad}: {self}")
@@ -203,13 +207,13 @@ def _start(game: FunctionGame, edges: list) -> np.ndarray:
 
 
 def _solve_on(game: FunctionGame, beta: float, edges: list, settings: SolverSettings,
-              start: np.ndarray | None) -> tuple:
-    """:meth:`System.solve` at β from ``start``, then (if that fails) from b*:
-    (system, y, residual, gap, iterations)."""
+              start: tuple | None) -> tuple:
+    """:meth:`System.solve` at β from ``start`` (splits, unknowns), then (if that fails) from
+    b*: (system, y, residual, gap, iterations)."""
     its = 0
-    for first in ([] if start is None else [start]) + [_start(game, edges)]:
-        system, y, res, gap, n = System(game, beta, edges, settings.nodes).solve(first,
-                                                                                settings)
+    for splits, first in ([] if start is None else [start]) + [((), _start(game, edges))]:
+        system, y, res, gap, n = System(game, beta, edges, settings.nodes, splits).solve(
+            first, settings)
         its += n
         if res <= settings.residual_tol and gap <= settings.gap_tol:
             break
@@ -231,24 +235,30 @@ def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = Non
                                f"{settings.max_cells}")
     system, y, res, gap, its = _solve_on(game, beta, coarse, settings, None)
     out = _solution(system, y, residual=res, gap=gap, iterations=its)
-    if res > settings.residual_tol:
-        out.status = f"Newton: residual {res:.1e} > {settings.residual_tol:.0e}"
-        return out
-    if gap > settings.gap_tol:
-        out.status = f"best-response gap {gap:.1e} > {settings.gap_tol:.0e}"
-        return out
-    if check_grid:
-        fine = [value_grid(p, beta, settings, refine=2) for p in game.priors]
-        start = np.concatenate([out.bid(c, midpoints(f)) for c, f in enumerate(fine)])
-        system_f, y_f, res_f, gap_f, _ = _solve_on(game, beta, fine, settings, start)
-        if res_f > settings.residual_tol or gap_f > settings.gap_tol:
-            out.status = f"refined grid: residual {res_f:.1e}, gap {gap_f:.1e}"
+    refine = 1
+    while True:
+        if out.residual > settings.residual_tol or out.gap > settings.gap_tol:
+            out.status = (f"Newton: residual {out.residual:.1e} > {settings.residual_tol:.0e}"
+                          if out.residual > settings.residual_tol else
+                          f"best-response gap {out.gap:.1e} > {settings.gap_tol:.0e}")
             return out
-        refined = _solution(system_f, y_f)
-        out.grid_change = max(l2_between(refined, out, c) for c in range(game.classes))
-        if out.grid_change > settings.grid_tol:
-            out.status = f"grid change {out.grid_change:.1e} > {settings.grid_tol:.0e}"
+        if not check_grid:
+            break
+        if out.grid_change <= settings.grid_tol:
+            break
+        refine *= 2
+        fine = [value_grid(p, beta, settings, refine=refine) for p in game.priors]
+        if (max(len(e) for e in fine) > settings.max_cells
+                or refine > 2 ** settings.max_halvings):
+            out.status = (f"grid change {out.grid_change:.1e} > {settings.grid_tol:.0e} after "
+                          f"{int(math.log2(refine)) - 1} halvings of the cells")
             return out
+        system_f, y_f, res_f, gap_f, its_f = _solve_on(game, beta, fine, settings,
+                                                       system.refined(y, fine))
+        finer = _solution(system_f, y_f, residual=res_f, gap=gap_f,
+                          iterations=out.iterations + its_f)
+        finer.grid_change = max(l2_between(finer, out, c) for c in range(game.classes))
+        out, system, y = finer, system_f, y_f
     out.converged = True
     out.status = "converged"
     return out

@@ -24,7 +24,8 @@ from diffauction.game.priors import make_prior
 TABLE_COLUMNS = ["setting", "mechanism", "n_agents", "units", "priors", "beta", "agent",
                  "converged", "status", "residual", "gap", "grid_change", "splits", "l2_bne"]
 CURVE_POINTS = 257
-SOLVER_KEYS = ("cell", "nodes", "residual_tol", "gap_tol", "grid_tol", "max_cells")
+SOLVER_KEYS = ("cell", "nodes", "residual_tol", "gap_tol", "grid_tol", "max_cells",
+               "max_halvings")
 
 
 def solver_settings(section: dict) -> SolverSettings:
