@@ -77,7 +77,7 @@ def test_report_macros_are_unique_and_tables_render():
                           "beta_min": [50.0], "beta_max": [200.0], "rate": [1.4],
                           "constant": [1.5]})
     solver = {"beta": [25, 50], "residual_tol": 1e-10, "gap_tol": 1e-8, "grid_tol": 1e-4,
-              "max_cells": 900, "rate_beta_min": 50}
+              "max_cells": 900, "max_halvings": 2, "rate_beta_min": 50}
     out = smoothing_outputs(table, scaling_table(table), decomposition, functions, rates, solver)
     names = re.findall(r"\\newcommand\{\\(\w+)\}", out["macros"])
     assert len(names) == len(set(names)) and "SMWSecondPriceTwoBetaOneZeroZero" in names

@@ -230,7 +230,8 @@ def function_macros(functions: pd.DataFrame, rates: pd.DataFrame, solver: dict) 
     lines += [macro("SMFnSolved", int(solved["converged"].sum())),
               macro("SMFnAttempted", int((~solved["status"].str.startswith("not attempted"))
                                          .sum())),
-              macro("SMFnSplitMax", int(solved["splits"].max()))]
+              macro("SMFnSplitMax", int(solved.loc[solved["converged"], "splits"].max())),
+              macro("SMFnMaxHalvings", int(solver.get("max_halvings", 1)))]
     lines += [macro("SMFnBetaGrid", _betas(solver["beta"])),
               macro("SMFnCell", f"{solver.get('cell', 1.0):g}")]
     for setting, group in solved.groupby("setting", sort=False):
