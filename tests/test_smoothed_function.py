@@ -135,3 +135,14 @@ def test_first_price_jumps_near_the_top_and_the_split_cell_is_indifferent():
     assert np.all(np.diff(bids) >= -1e-12)  # non-decreasing, with one step
     assert np.diff(bids).max() > 0.005  # the jump, against steps of about 3e-3 elsewhere
     assert l2_to_bne(solution) < 0.0015
+
+
+def test_the_grid_check_halves_the_cells_until_the_solution_settles():
+    """Plum's setting at β = 100 moves by more than the tolerance when the cells are halved
+    once, and settles after a second halving; the finer solution is kept."""
+    settings = SolverSettings()
+    once = solve(PLUM, 100.0, SolverSettings(max_halvings=1))
+    assert not once.converged and "grid change" in once.status
+    twice = solve(PLUM, 100.0, settings)
+    assert twice.converged and twice.grid_change <= settings.grid_tol
+    assert len(twice.bids[1]) > 3 * len(solve(PLUM, 100.0, check_grid=False).bids[1])
