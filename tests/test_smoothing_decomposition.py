@@ -67,8 +67,60 @@ def test_report_macros_are_unique_and_tables_render():
     assert table.loc[(table["mechanism"] == "all_pay") & (table["beta"] == 5.0),
                      "w_smoothed"].isna().all()
     decomposition = decompose(pd.DataFrame([profile("second_price", 2, 1, 100.0, 1.0)]))
-    out = smoothing_outputs(table, scaling_table(table), decomposition)
+    functions = pd.DataFrame({
+        "setting": ["first_price_n2", "first_price_n2", "nl_asymmetric_n2", "nl_asymmetric_n2"],
+        "beta": [25.0, 50.0, 50.0, 50.0], "agent": [0, 0, 0, 1],
+        "converged": [True, False, True, True],
+        "status": ["converged", "Newton: residual 1e-2", "converged", "converged"],
+        "splits": [0, 0, 0, 0], "l2_bne": [0.018, math.nan, 0.0078, 0.0079]})
+    rates = pd.DataFrame({"setting": ["first_price_n2"], "agent": [0], "betas": [3],
+                          "beta_min": [50.0], "beta_max": [200.0], "rate": [1.4],
+                          "constant": [1.5]})
+    solver = {"beta": [25, 50], "residual_tol": 1e-10, "gap_tol": 1e-8, "grid_tol": 1e-4,
+              "max_cells": 900, "max_halvings": 2, "rate_beta_min": 50}
+    out = smoothing_outputs(table, scaling_table(table), decomposition, functions, rates, solver)
     names = re.findall(r"\\newcommand\{\\(\w+)\}", out["macros"])
     assert len(names) == len(set(names)) and "SMWSecondPriceTwoBetaOneZeroZero" in names
+    assert {"SMFnLTwoFirstPriceTwoBetaTwoFive", "SMFnLTwoPlumStrongBetaFiveZero",
+            "SMFnRateFirstPriceTwo", "SMFnFailedFirstPriceTwo"} <= set(names)
     assert r"\label{tab:smfixed}" in out["fixed"]
     assert r"\label{tab:smdecomp}" in out["decomposition"]
+    assert r"\label{tab:smfunctions}" in out["functions"] and "strong" in out["functions"]
+
+
+def test_a_learned_bid_function_on_the_smoothed_equilibrium_is_all_smoothing():
+    """A network profile recorded exactly on b̃_β: its L2 to b̃_β vanishes and its total is
+    the smoothing part."""
+    from diffauction.equilibria.smoothed_function import FunctionGame, l2_to_bne, solve
+    from diffauction.experiments.nonlinear import BID_COLUMNS
+    from diffauction.game.priors import UniformPrior
+
+    game = FunctionGame("pay_as_bid", 3, (UniformPrior(),), 2)
+    solution = solve(game, 50.0)
+    grid = np.linspace(0.0, 1.0, len(BID_COLUMNS))
+    functions = pd.DataFrame([{"setting": "mechanisms_pay_as_bid", "beta": 50.0, "agent": 0,
+                               "converged": True, "status": "converged",
+                               "l2_bne": l2_to_bne(solution)}])
+    v = np.linspace(0.0, 1.0, 4097)
+    curves = pd.DataFrame({"setting": "mechanisms_pay_as_bid", "beta": 50.0, "agent": 0,
+                           "value": v, "bid": solution.bid(0, v), "bne": game.bne(0, v)})
+    runs = pd.DataFrame({"mechanism": ["pay_as_bid"] * 3, "beta": [50] * 3, "bidders": [3] * 3,
+                         "agent": [0, 1, 2], "l2_bne_tail": [l2_to_bne(solution)] * 3,
+                         **dict(zip(BID_COLUMNS, solution.bid(0, grid), strict=True))})
+    row = decompose(mechanism_profiles(runs, SECTION), functions=functions,
+                    curves=curves).iloc[0]
+    assert row["note"] == "converged"
+    assert row["l2_to_smoothed_max"] < 2e-4  # the 129-point record's interpolation error
+    assert row["l2_smoothing"] == pytest.approx(row["l2_total_mean"])
+
+
+def test_an_unconverged_smoothed_equilibrium_leaves_the_total_with_its_reason():
+    functions = pd.DataFrame([{"setting": "mechanisms_all_pay", "beta": 50.0, "agent": 0,
+                               "converged": False, "status": "Newton: residual 1e-2",
+                               "l2_bne": math.nan}])
+    runs = pd.DataFrame({"mechanism": ["all_pay"], "beta": [50], "bidders": [3], "agent": [0],
+                         "l2_bne_tail": [0.01], "bid_000": [0.0], "bid_001": [0.3]})
+    row = decompose(mechanism_profiles(runs, SECTION), functions=functions,
+                    curves=pd.DataFrame()).iloc[0]
+    assert row["l2_total_mean"] == 0.01 and math.isnan(row["l2_smoothing"])
+    assert "Newton" in row["note"]

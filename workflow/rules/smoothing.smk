@@ -36,10 +36,39 @@ DECOMPOSED = {name: "overshading" for name in ["overshading", "tradeoff"] + ANNE
 DECOMPOSED.update({name: "nonlinear" for name in NONLINEAR})
 
 
+rule smoothed_functions:
+    input:
+        code=code("smoothed_functions.py"),
+    output:
+        table=report(
+            "results/theory/smoothed_functions.csv",
+            caption="../report/smoothing_tables.rst",
+            category="Smoothing bias",
+            subcategory="Tables",
+        ),
+        rates="results/theory/smoothed_function_rates.csv",
+        curves="results/theory/smoothed_function_curves.csv",
+    params:
+        solver=SMOOTHING["function_solver"],
+        experiments=lambda wildcards: {
+            name: resolve_experiment(config, name) for name in DECOMPOSED
+        },
+        mechanisms=MECHANISM_SETTINGS,
+    log:
+        "logs/theory/smoothed_functions.log",
+    benchmark:
+        "results/benchmarks/theory/smoothed_functions.tsv"
+    script:
+        "../scripts/smoothed_functions.py"
+
+
 rule smoothing_decomposition:
     input:
         metrics=expand("results/{experiment}/metrics.csv", experiment=list(DECOMPOSED)),
+        runs=expand("results/{experiment}/runs.csv", experiment=NONLINEAR),
         mechanisms="results/mechanisms/runs.csv",
+        functions="results/theory/smoothed_functions.csv",
+        curves="results/theory/smoothed_function_curves.csv",
         code=code("smoothing_decomposition.py"),
     output:
         report(
@@ -50,6 +79,7 @@ rule smoothing_decomposition:
         ),
     params:
         experiments=list(DECOMPOSED),
+        function_experiments=NONLINEAR,
         sections=DECOMPOSED,
         settings=lambda wildcards: {
             name: resolve_experiment(config, name) for name in DECOMPOSED
@@ -84,13 +114,36 @@ rule figure_smoothing_decomposition:
         "../scripts/figure_smoothing_decomposition.py"
 
 
+rule figure_smoothed_functions:
+    input:
+        table="results/theory/smoothed_functions.csv",
+        rates="results/theory/smoothed_function_rates.csv",
+        curves="results/theory/smoothed_function_curves.csv",
+        code=code("figure_smoothed_functions.py"),
+    output:
+        pdf="figures/smoothed_functions.pdf",
+        png=report(
+            "figures/smoothed_functions.png",
+            caption="../../results/report/captions/smoothed_functions.rst",
+            category="Smoothing bias",
+            subcategory="Figures",
+        ),
+    log:
+        "logs/figures/smoothed_functions.log",
+    benchmark:
+        "results/benchmarks/theory/figure_smoothed_functions.tsv"
+    script:
+        "../scripts/figure_smoothed_functions.py"
+
+
 SMOOTHING_GENERATED = [
     "paper/generated/smoothing.tex",
     "paper/generated/smoothing_fixed.tex",
     "paper/generated/smoothing_scaling.tex",
     "paper/generated/smoothing_decomposition.tex",
+    "paper/generated/smoothing_functions.tex",
 ]
-SMOOTHING_FIGURES = ["figures/smoothing_decomposition.pdf"]
+SMOOTHING_FIGURES = ["figures/smoothing_decomposition.pdf", "figures/smoothed_functions.pdf"]
 
 
 rule macros_smoothing:
@@ -98,12 +151,17 @@ rule macros_smoothing:
         table="results/theory/smoothed_fixed_points.csv",
         scaling="results/theory/smoothing_scaling.csv",
         decomposition="results/theory/smoothing_decomposition.csv",
+        functions="results/theory/smoothed_functions.csv",
+        rates="results/theory/smoothed_function_rates.csv",
         code=code("macros_smoothing.py"),
     output:
         macros="paper/generated/smoothing.tex",
         fixed="paper/generated/smoothing_fixed.tex",
         scaling="paper/generated/smoothing_scaling.tex",
         decomposition="paper/generated/smoothing_decomposition.tex",
+        functions="paper/generated/smoothing_functions.tex",
+    params:
+        solver=SMOOTHING["function_solver"],
     log:
         "logs/paper/macros_smoothing.log",
     benchmark:

@@ -12,8 +12,12 @@ from diffauction.io import write_csv
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 params = snakemake.params
+runs = dict(zip(params.function_experiments, snakemake.input.runs, strict=True))
 parts = [experiment_profiles(params.sections[name], name, pd.read_csv(path),
-                             params.settings[name])
+                             params.settings[name],
+                             pd.read_csv(runs[name]) if name in runs else None)
          for name, path in zip(params.experiments, snakemake.input.metrics, strict=True)]
 parts.append(mechanism_profiles(pd.read_csv(snakemake.input.mechanisms), params.mechanisms))
-write_csv(decompose(pd.concat(parts, ignore_index=True), params.nodes), snakemake.output[0])
+write_csv(decompose(pd.concat(parts, ignore_index=True), params.nodes,
+                    pd.read_csv(snakemake.input.functions), pd.read_csv(snakemake.input.curves)),
+          snakemake.output[0])

@@ -63,16 +63,7 @@ class LinearGame:
         if self.mechanism not in FORMATS:
             raise ValueError(f"mechanism: {self.mechanism!r} has no linear smoothed theory; "
                              f"allowed: {list(FORMATS)}")
-        n, k = self.n_agents, self.units
-        if isinstance(n, bool) or int(n) != n or n < 2:
-            raise ValueError(f"n_agents: an integer >= 2 is needed, got {n!r}")
-        if self.mechanism == "third_price" and n < 3:
-            raise ValueError(f"n_agents: third_price needs at least 3 bidders, got {n}")
-        if self.mechanism in MULTI_UNIT_FORMATS:
-            if not 1 <= k < n:
-                raise ValueError(f"units: k must satisfy 1 <= k < N, got k={k} with N={n}")
-        elif k != 1:
-            raise ValueError(f"units: {self.mechanism} sells one item, got units={k}")
+        check_agents_and_units(self.mechanism, self.n_agents, self.units)
 
     @property
     def price_factor(self) -> float:
@@ -91,6 +82,20 @@ class LinearGame:
         """E[Z²] = (N − k)(N − k + 1)/(N(N + 1))."""
         n, k = self.n_agents, self.units
         return (n - k) * (n - k + 1) / (n * (n + 1))
+
+
+def check_agents_and_units(mechanism: str, n, k) -> None:
+    """ValueError naming the key unless N ≥ 2 is an integer (≥ 3 for third price) and k fits
+    the format (1 ≤ k < N for the k-unit formats, k = 1 otherwise)."""
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        raise ValueError(f"n_agents: an integer >= 2 is needed, got {n!r}")
+    if mechanism == "third_price" and n < 3:
+        raise ValueError(f"n_agents: third_price needs at least 3 bidders, got {n}")
+    if mechanism in MULTI_UNIT_FORMATS:
+        if not 1 <= k < n:
+            raise ValueError(f"units: k must satisfy 1 <= k < N, got k={k} with N={n}")
+    elif k != 1:
+        raise ValueError(f"units: {mechanism} sells one item, got units={k}")
 
 
 def _power(x: np.ndarray, p: int) -> np.ndarray:

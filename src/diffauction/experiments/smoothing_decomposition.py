@@ -9,8 +9,10 @@ of the class). The inputs are read generically: a profile is linear when its res
 slope ``w_tail`` and no bid function (affine LLG profiles, non-zero ``a_tail``, have no theory
 here), and a bid function when it records ``bid_###`` columns; b̃_β is known for linear
 profiles of the formats of :mod:`diffauction.equilibria.smoothed_linear` with symmetric U[0, h]
-values and risk-neutral bidders. Elsewhere — bid functions, CRRA, asymmetric priors — only the
-total is given and ``note`` says why.
+values and risk-neutral bidders, and for bid functions where the bid-function solver
+(:mod:`diffauction.experiments.smoothed_functions`, whose curves are passed in) converged at the
+run's final β. Elsewhere — affine bids, CRRA, an unconverged solver — only the total is given and
+``note`` says why.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import pandas as pd
 import torch
 
 from diffauction.analysis.distance import l2_linear, l2_linear_on_grid
 from diffauction.equilibria.registry import bne_function
 from diffauction.equilibria.smoothed_linear import FORMATS, LinearGame, limit_slope
+from diffauction.experiments.smoothed_functions import l2_to_curve, smoothed_curve
 from diffauction.experiments.smoothing import fixed_point_row
 from diffauction.game.priors import UniformPrior, value_midpoints
 
@@ -61,9 +65,34 @@ def _linear_parts(group: pd.DataFrame, high: float, nodes: int) -> dict:
             "note": status}
 
 
+def _function_parts(group: pd.DataFrame, functions: pd.DataFrame, curves: pd.DataFrame) -> dict:
+    """L2 of each learned bid function to b̃_β of its class, and ‖b̃_β − b*‖ (mean over the
+    classes), where the solver converged at the run's final β; else ``note`` says why not."""
+    first = group.iloc[0]
+    total = {"l2_total_mean": group["l2_bne"].mean(), "l2_total_max": group["l2_bne"].max()}
+    beta = float(first["beta_final"])
+    rows = functions[(functions["setting"] == first["setting"])
+                     & np.isclose(functions["beta"], beta)]
+    if rows.empty or not rows["converged"].all():
+        why = "; ".join(sorted(set(rows["status"]))) if len(rows) else "not solved"
+        return total | {"note": f"bid functions: smoothed equilibrium at beta={beta:g}: {why}"}
+    columns = [c for c in group if c.startswith("bid_") and group[c].notna().all()]
+    distances = []
+    for agent, part in group.groupby("agent"):
+        c = int(agent) if len(rows) > 1 else 0
+        curve = smoothed_curve(curves, first["setting"], beta, c)
+        distances.append(l2_to_curve(part[columns].to_numpy(float), float(part["v_low"].iloc[0]),
+                                     float(part["v_high"].iloc[0]), curve,
+                                     part["prior_spec"].iloc[0]))
+    to_smoothed = np.concatenate(distances)
+    return total | {"l2_to_smoothed_mean": to_smoothed.mean(),
+                    "l2_to_smoothed_max": to_smoothed.max(),
+                    "l2_smoothing": rows["l2_bne"].mean(), "note": "converged"}
+
+
 def _why_not(first: pd.Series) -> str:
     if first["policy"] != "linear":
-        return f"{first['policy']} profile: no smoothed solution for bid functions"
+        return f"{first['policy']} profile: no smoothed theory"
     if first["mechanism"] not in FORMATS:
         return f"{first['mechanism']}: no smoothed theory"
     if first["risk_aversion"] != 1.0:
@@ -71,10 +100,12 @@ def _why_not(first: pd.Series) -> str:
     return "asymmetric or non-uniform values: no smoothed theory"
 
 
-def decompose(profiles: pd.DataFrame, nodes: int = 10) -> pd.DataFrame:
+def decompose(profiles: pd.DataFrame, nodes: int = 10, functions: pd.DataFrame | None = None,
+              curves: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per setting of :data:`KEYS` (means and worst cases over runs and agents):
     ``l2_total``, ``l2_to_smoothed``, ``l2_smoothing`` = ‖b̃_β − b*‖, ``l2_class`` =
-    ‖b_∞ − b*‖ (NaN where the theory is missing, with ``note``)."""
+    ‖b_∞ − b*‖ (NaN where the theory is missing, with ``note``); bid-function profiles use
+    the solver's table ``functions`` and ``curves`` when given."""
     rows = []
     for keys, group in profiles.groupby(KEYS, sort=False, dropna=False):
         first = group.iloc[0]
@@ -84,6 +115,8 @@ def decompose(profiles: pd.DataFrame, nodes: int = 10) -> pd.DataFrame:
                  and first["risk_aversion"] == 1.0 and math.isfinite(first["uniform_high"]))
         if known:
             out.update(_linear_parts(group, float(first["uniform_high"]), nodes))
+        elif first["policy"] not in ("linear", "affine") and functions is not None:
+            out.update(_function_parts(group, functions, curves))
         else:
             out.update(l2_total_mean=group["l2_bne"].mean(), l2_total_max=group["l2_bne"].max(),
                        note=_why_not(first))
@@ -108,13 +141,15 @@ def _policy(frame: pd.DataFrame, fallback: str) -> pd.Series:
     return recorded.where(~(slope & ~has_function & ~affine), "linear").where(~affine, "affine")
 
 
-def experiment_profiles(section: str, name: str, metrics: pd.DataFrame, settings: dict
-                        ) -> pd.DataFrame:
-    """The profiles of one experiment of the ``experiments`` block (its metrics table)."""
+def experiment_profiles(section: str, name: str, metrics: pd.DataFrame, settings: dict,
+                        runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The profiles of one experiment of the ``experiments`` block (its metrics table; its runs
+    table, when given, adds the learned bid functions ``bid_###`` by run and agent)."""
     prior = settings["prior"]
     uniform = (prior["name"] == "uniform" and prior.get("low", 0.0) == 0.0
                and not settings.get("agent_priors"))
-    return pd.DataFrame({
+    specs = settings.get("agent_priors") or [prior] * int(metrics["agent"].max() + 1)
+    frame = pd.DataFrame({
         "section": section, "experiment": name, "mechanism": settings["mechanism"],
         "n_agents": metrics["n_agents"], "units": int(settings.get("units") or 1),
         "risk_aversion": metrics.get("risk_aversion", pd.Series(1.0, index=metrics.index)),
@@ -122,7 +157,13 @@ def experiment_profiles(section: str, name: str, metrics: pd.DataFrame, settings
         "beta_final": metrics["beta_end"].astype(float),
         "policy": _policy(metrics, settings["policy"]["name"]),
         "w": metrics.get("w_tail"), "l2_bne": metrics["l2_bne"],
-        "uniform_high": float(prior.get("high", 1.0)) if uniform else math.nan})
+        "uniform_high": float(prior.get("high", 1.0)) if uniform else math.nan,
+        "setting": name + "_n" + metrics["n_agents"].astype(str), "run": metrics["run"],
+        "agent": metrics["agent"], "prior_spec": metrics["agent"].map(lambda i: specs[i])})
+    if runs is not None:
+        keep = ["run", "agent", "v_low", "v_high"] + [c for c in runs if c.startswith("bid_")]
+        frame = frame.merge(runs[keep], on=["run", "agent"], how="left")
+    return frame
 
 
 def mechanism_profiles(runs: pd.DataFrame, section_settings: dict) -> pd.DataFrame:
@@ -135,4 +176,7 @@ def mechanism_profiles(runs: pd.DataFrame, section_settings: dict) -> pd.DataFra
         "mechanism": runs["mechanism"], "n_agents": runs["bidders"], "units": units,
         "risk_aversion": 1.0, "sampler": "", "beta_final": runs["beta"].astype(float),
         "policy": _policy(runs, "linear"), "w": runs.get("w_tail"),
-        "l2_bne": runs["l2_bne_tail"], "uniform_high": float(prior.get("high", 1.0))})
+        "l2_bne": runs["l2_bne_tail"], "uniform_high": float(prior.get("high", 1.0)),
+        "setting": "mechanisms_" + runs["mechanism"], "agent": runs.get("agent", 0),
+        "prior_spec": [prior] * len(runs), "v_low": 0.0, "v_high": float(prior.get("high", 1.0)),
+        **{c: runs[c] for c in runs if c.startswith("bid_")}})

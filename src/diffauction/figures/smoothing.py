@@ -50,3 +50,69 @@ def smoothing_decomposition(table: pd.DataFrame, *paths) -> None:
     fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=5, fontsize=6.5,
                bbox_to_anchor=(0.5, 0.0), frameon=False)
     style.save(fig, *paths)
+
+
+SETTING_TITLES = {"first_price_n2": "first price, U[0,1], $N=2$",
+                  "nl_beta_n2": "first price, Beta(2,5), $N=2$",
+                  "nl_beta_n3": "first price, Beta(2,5), $N=3$",
+                  "mechanisms_pay_as_bid": "pay as bid, $N=3$, $k=2$",
+                  "nl_asymmetric_n2": "Plum, weak / strong bidder",
+                  "nl_allpay_n2": "all-pay, $N=2$", "nl_allpay_n3": "all-pay, $N=3$",
+                  "mechanisms_all_pay": "all-pay, $N=3$"}
+
+
+def _title(setting: str) -> str:
+    return SETTING_TITLES.get(setting, setting.replace("_", " "))
+
+
+def smoothed_functions(table: pd.DataFrame, curves: pd.DataFrame, rates: pd.DataFrame,
+                       *paths) -> None:
+    """b̃_β → b*: one panel per setting with a converged solution, b̃_β(v) − b*(v) for each
+    converged β (darker for larger β; the weak bidder dashed where there are two); last panel
+    ‖b̃_β − b*‖ against β on log axes with the fitted power law."""
+    style.apply()
+    settings = list(dict.fromkeys(curves["setting"]))
+    columns = 3
+    rows = -(-(len(settings) + 1) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(style.WIDTH_IN, 2.1 * rows),
+                             squeeze=False)
+    axes = axes.ravel()
+    betas = sorted(curves["beta"].unique())
+    shade = dict(zip(betas, plt.cm.viridis(np.linspace(0.85, 0.1, len(betas))), strict=True))
+    for ax, setting in zip(axes, settings, strict=False):
+        own = curves[curves["setting"] == setting]
+        last = own["agent"].max()
+        for (beta, agent), part in own.groupby(["beta", "agent"]):
+            ax.plot(part["value"], part["bid"] - part["bne"], color=shade[beta], lw=1.0,
+                    ls="--" if agent < last else "-",
+                    label=f"$\\beta={beta:g}$" if agent == last else None)
+        ax.axhline(0.0, **style.BNE_STYLE)
+        ax.set(title=_title(setting), xlabel="value $v$")
+        ax.legend(fontsize=6, loc="lower left")
+    axes[0].set_ylabel(r"$\tilde b_\beta(v) - b^*(v)$")
+    ax = axes[len(settings)]
+    palette = dict(zip(settings, style.colors(len(settings)), strict=True))
+    # the weak bidder of an asymmetric setting is drawn lighter
+    done = table[table["converged"] & table["setting"].isin(settings)]
+    for (setting, agent), group in done.groupby(["setting", "agent"], sort=False):
+        label = _title(setting) + (f" ({'weak' if agent == 0 else 'strong'})"
+                                   if done.loc[done["setting"] == setting, "agent"].nunique() > 1
+                                   else "")
+        ax.plot(group["beta"], group["l2_bne"], "o", ms=3, color=palette[setting],
+                alpha=1.0 if agent == group["agent"].max() else 0.5, label=label)
+        fit = rates[(rates["setting"] == setting) & (rates["agent"] == agent)]
+        if len(fit):
+            beta = np.geomspace(fit["beta_min"].iloc[0], fit["beta_max"].iloc[0], 20)
+            ax.plot(beta, fit["constant"].iloc[0] * beta ** -fit["rate"].iloc[0], lw=0.8,
+                    color=palette[setting])
+    ax.set(xscale="log", yscale="log", xlabel=r"$\beta$",
+           ylabel=r"$\|\tilde b_\beta - b^*\|$", title="distance to the BNE")
+    ax.set_xticks(betas, [f"{b:g}" for b in betas], minor=False)
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=6.5,
+               bbox_to_anchor=(0.5, 0.0), frameon=False)
+    for extra in axes[len(settings) + 1:]:
+        extra.set_visible(False)
+    fig.tight_layout()
+    style.save(fig, *paths)

@@ -65,6 +65,11 @@ class UniformPrior(InverseCDFSampling):
     def cdf(self, v: torch.Tensor) -> torch.Tensor:
         return ((v - self.low) / (self.high - self.low)).clamp(0.0, 1.0)
 
+    def pdf(self, v: torch.Tensor) -> torch.Tensor:
+        """1/(high − low) on [low, high], 0 outside."""
+        inside = (v >= self.low) & (v <= self.high)
+        return inside.to(v.dtype) / (self.high - self.low)
+
 
 @dataclass(frozen=True)
 class BetaPrior(InverseCDFSampling):
@@ -124,6 +129,17 @@ class BetaPrior(InverseCDFSampling):
     def cdf(self, v: torch.Tensor) -> torch.Tensor:
         x = ((v.detach().to("cpu", torch.float64) - self.low) / (self.high - self.low))
         out = special.betainc(self.a, self.b, x.clamp(0.0, 1.0).numpy())
+        return torch.from_numpy(out).to(dtype=v.dtype, device=v.device)
+
+    def pdf(self, v: torch.Tensor) -> torch.Tensor:
+        """x^{a−1}(1 − x)^{b−1} / (B(a, b)(high − low)), x = (v − low)/(high − low); 0 outside."""
+        width = self.high - self.low
+        x = (v.detach().to("cpu", torch.float64) - self.low) / width
+        inside = ((x >= 0) & (x <= 1)).numpy()
+        x = x.clamp(0.0, 1.0).numpy()
+        log = special.xlogy(self.a - 1, x) + special.xlog1py(self.b - 1, -x) \
+            - special.betaln(self.a, self.b)
+        out = np.where(inside, np.exp(log), 0.0) / width
         return torch.from_numpy(out).to(dtype=v.dtype, device=v.device)
 
 

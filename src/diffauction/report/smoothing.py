@@ -162,8 +162,9 @@ def decomposition_latex(decomposition: pd.DataFrame) -> str:
                  r"total) and to the smoothed equilibrium $\tilde b_\beta$ of its policy class "
                  r"at the final $\beta$ (noise and optimisation), means over seeds and agents, "
                  r"beside the smoothing part $\|\tilde b_\beta - b^*\|$ and what the class "
-                 r"alone costs, $\|b_\infty - b^*\|$. --: no smoothed theory (bid functions, "
-                 r"affine LLG bids)."),
+                 r"alone costs, $\|b_\infty - b^*\|$. --: no smoothed theory (affine LLG bids, "
+                 r"CRRA) or no converged bid-function solution (see the status in "
+                 r"\texttt{smoothing\_decomposition.csv})."),
         label="tab:smdecomp")
 
 
@@ -197,12 +198,94 @@ def decomposition_macros(d: pd.DataFrame) -> list[str]:
     return lines
 
 
+#: macro-name parts and table labels of the bid-function solver's settings
+FUNCTION_SETTINGS = {"first_price_n2": ("FirstPriceTwo", "first price, U[0,1], $N=2$"),
+                     "nl_asymmetric_n2": ("Plum", "Plum: weak U[0,.5] / strong U[0,1]"),
+                     "nl_beta_n2": ("BetaTwo", "first price, Beta(2,5), $N=2$"),
+                     "nl_beta_n3": ("BetaThree", "first price, Beta(2,5), $N=3$"),
+                     "nl_allpay_n2": ("AllPayTwo", "all-pay, $N=2$"),
+                     "nl_allpay_n3": ("AllPayThree", "all-pay, $N=3$"),
+                     "mechanisms_all_pay": ("MechAllPay", "all-pay, $N=3$ (comparison)"),
+                     "mechanisms_pay_as_bid": ("PayAsBid", "pay as bid, $N=3$, $k=2$")}
+
+
+def _setting_key(setting: str, agent: int, classes: int) -> str:
+    key = FUNCTION_SETTINGS.get(setting, (camel(setting), ""))[0]
+    return key + (("Weak", "Strong")[agent] if classes > 1 else "")
+
+
+def _betas(values) -> str:
+    return ", ".join(f"{b:g}" for b in sorted(values)) or "none"
+
+
+def function_macros(functions: pd.DataFrame, rates: pd.DataFrame, solver: dict) -> list[str]:
+    """The solver's tolerances, per setting the temperatures where it converged or not,
+    ‖b̃_β − b*‖ at each converged β, and the fitted rates."""
+    lines = [macro("SMFnResidualTol", sci(solver["residual_tol"]).strip("$")),
+             macro("SMFnGapTol", sci(solver["gap_tol"]).strip("$")),
+             macro("SMFnGridTol", sci(solver["grid_tol"]).strip("$")),
+             macro("SMFnMaxCells", int(solver["max_cells"])),
+             macro("SMFnRateBetaMin", f"{solver['rate_beta_min']:g}")]
+    solved = functions.drop_duplicates(["setting", "beta"])
+    lines += [macro("SMFnSolved", int(solved["converged"].sum())),
+              macro("SMFnAttempted", int((~solved["status"].str.startswith("not attempted"))
+                                         .sum())),
+              macro("SMFnSplitMax", int(solved.loc[solved["converged"], "splits"].max())),
+              macro("SMFnMaxHalvings", int(solver.get("max_halvings", 1)))]
+    lines += [macro("SMFnBetaGrid", _betas(solver["beta"])),
+              macro("SMFnCell", f"{solver.get('cell', 1.0):g}")]
+    for setting, group in solved.groupby("setting", sort=False):
+        key = _setting_key(setting, 0, 1)
+        lines += [macro(f"SMFnConverged{key}", _betas(group.loc[group["converged"], "beta"])),
+                  macro(f"SMFnFailed{key}", _betas(group.loc[~group["converged"], "beta"])),
+                  macro(f"SMFnBetaTop{key}", f"{group['beta'].max():g}")]
+        done = functions[(functions["setting"] == setting) & functions["converged"]]
+        if len(done):  # the first and last converged temperature (mean over classes)
+            l2 = done.groupby("beta")["l2_bne"].mean()
+            lines += [macro(f"SMFnBetaFirst{key}", f"{l2.index[0]:g}"),
+                      macro(f"SMFnBetaLast{key}", f"{l2.index[-1]:g}"),
+                      macro(f"SMFnLTwoFirst{key}", _small(l2.iloc[0]).strip("$")),
+                      macro(f"SMFnLTwoLast{key}", _small(l2.iloc[-1]).strip("$"))]
+    classes = functions.groupby("setting")["agent"].nunique()
+    for _, row in functions[functions["converged"]].iterrows():
+        key = _setting_key(row["setting"], int(row["agent"]), classes[row["setting"]])
+        lines.append(macro(f"SMFnLTwo{key}Beta{number_name(row['beta'])}",
+                           _small(row["l2_bne"]).strip("$")))
+    for _, row in rates.iterrows():
+        key = _setting_key(row["setting"], int(row["agent"]), classes[row["setting"]])
+        lines += [macro(f"SMFnRate{key}", _num(row["rate"], 2)),
+                  macro(f"SMFnRateBetaMax{key}", f"{row['beta_max']:g}")]
+    return lines
+
+
+def function_latex(functions: pd.DataFrame) -> str:
+    """‖b̃_β − b*‖ by setting (and bidder) and β; --: the solver did not converge there."""
+    frame = functions.assign(
+        label=functions["setting"].map(lambda s: FUNCTION_SETTINGS.get(s, ("", s))[1]))
+    classes = frame.groupby("setting")["agent"].transform("nunique")
+    frame["label"] = frame["label"].where(classes < 2, frame["label"] + frame["agent"].map(
+        {0: ", weak", 1: ", strong"}))
+    wide = frame.pivot_table(index="label", columns="beta", values="l2_bne", sort=False,
+                             dropna=False)
+    wide = wide.reset_index()
+    betas = sorted(b for b in wide.columns if b != "label")
+    return latex_table(
+        wide, [("label", "setting", str)] + [(b, f"$\\beta={b:g}$", _small) for b in betas],
+        caption=(r"The smoothed game's equilibrium bid function against the BNE: "
+                 r"$\|\tilde b_\beta - b^*\|$ ($L_2$ under the prior) where the solver "
+                 r"converged; --: it did not (or the setting was not solved at that $\beta$)."),
+        label="tab:smfunctions")
+
+
 def smoothing_outputs(table: pd.DataFrame, scaling: pd.DataFrame,
-                      decomposition: pd.DataFrame) -> dict[str, str]:
-    """The section's generated files: ``macros`` and the ``fixed``, ``scaling`` and
-    ``decomposition`` tables."""
+                      decomposition: pd.DataFrame, functions: pd.DataFrame,
+                      rates: pd.DataFrame, solver: dict) -> dict[str, str]:
+    """The section's generated files: ``macros`` and the ``fixed``, ``scaling``,
+    ``decomposition`` and ``functions`` tables."""
     header = "% generated by diffauction.report.smoothing — do not edit\n"
-    macros = fixed_point_macros(table, scaling) + decomposition_macros(decomposition)
+    macros = (fixed_point_macros(table, scaling) + decomposition_macros(decomposition)
+              + function_macros(functions, rates, solver))
     return {"macros": header + "".join(macros), "fixed": fixed_point_latex(table),
             "scaling": scaling_latex(scaling),
-            "decomposition": decomposition_latex(decomposition)}
+            "decomposition": decomposition_latex(decomposition),
+            "functions": function_latex(functions)}

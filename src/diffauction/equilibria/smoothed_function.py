@@ -1,0 +1,307 @@
+r"""The smoothed game's equilibrium as a bid function b̃_β(v), by quadrature and Newton's method.
+
+The smoothed game is the one the trainer ascends (:mod:`diffauction.game.single_item`,
+:mod:`diffauction.game.multi_unit`): the win indicator 1{x > m} becomes σ(β(x − m)), m the
+competing bid that decides the win (the highest competing bid; the k-th highest for k units), and
+the price stays exact. Bidder i of value v bidding x against opponents who bid b_o(·) gets
+
+=========================== ======================= =========================================
+format                      ũ(v, x)                 first-order condition r(v, x) = ∂ũ/∂x
+=========================== ======================= =========================================
+first price, pay as bid     (v − x) P(x)            (v − x) P'(x) − P(x)
+all-pay                     v P(x) − x              v P'(x) − 1
+=========================== ======================= =========================================
+
+with P(x) = E[σ(β(x − b_o(Z)))], Z the opponents' value that decides the win: for N symmetric
+bidders the k-th highest of N − 1 values of the prior F (density
+(N−1)!/((k−1)!(N−1−k)!) F^{N−1−k}(1 − F)^{k−1} f, Z ↦ b(Z) is the k-th highest competing bid for
+any non-decreasing b), for two asymmetric bidders the other bidder's value. Bids are non-negative,
+so an equilibrium solves the complementarity problem min(b(v), −r(v, b(v))) = 0 at every value.
+
+Discretisation (:mod:`.smoothed_function_system`): the values' support is cut into cells (uniform,
+width ≤ ``cell``/β of the support, refined geometrically towards both ends, where b̃ has features
+of size 1/β: zero bids below v ≈ 1/β, a jump near the top); each cell bids one bid b_j at its
+midpoint and, as a competitor, puts the cell's probability (Gauss–Legendre, ``nodes`` points) on
+that bid. The σ layer is wider than a cell's bid range, so P = Σ_j w_j σ(β(x − b_j)) converges
+fast. Where b̃ jumps (the marginal value indifferent between two local maxima of ũ(v, ·)), the
+cell holding the jump is split: a share θ of it bids a second bid h, with the equations
+r(v_j, h) = 0 and ũ(v_j, h) = ũ(v_j, b_j). The system is solved by a semismooth Newton method
+(dense Jacobian, backtracking on the squared residual) started from the BNE b*, with rounds
+that split (or move to their best response) the cells that a best response on a bid grid beats;
+β-continuation (solving at β/2 first) was tried and did not help where this start fails. A
+solution is accepted when max |min(b, −r)| ≤ ``residual_tol``, no cell gains more than
+``gap_tol`` by another bid (a grid of 2000 bids on [0, max value], the best one polished by
+Newton steps on r), and halving the cells moves b̃ by less than ``grid_tol`` in L2 under the
+prior (the cells are halved until it does, at most ``max_halvings`` times and within
+``max_cells``; the finer solution is kept).
+The equilibrium is not linear even where the BNE is (first price on U[0, 1] bids 0 below
+v ≈ 1/β and jumps near the top); :func:`linear_class_gradient` evaluates the same sums on
+linear profiles, whose root is the linear fixed point of :mod:`.smoothed_linear`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from diffauction.equilibria.registry import known_bne
+from diffauction.equilibria.smoothed_function_system import (
+    System,
+    cell_masses,
+    condition,
+    kernels,
+    midpoints,
+)
+from diffauction.equilibria.smoothed_linear import check_agents_and_units
+from diffauction.game.priors import BetaPrior, UniformPrior
+
+FUNCTION_FORMATS = ("first_price", "pay_as_bid", "all_pay")
+PRIOR_TYPES = (UniformPrior, BetaPrior)
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """Discretisation and tolerances of :func:`solve` (config
+    ``smoothing_theory.function_solver``)."""
+
+    cell: float = 1.0           # interior cell width ≤ cell/β (in units of the support width)
+    min_cells: int = 100        # at least this many interior cells
+    nodes: int = 6              # Gauss–Legendre points per opponent cell
+    residual_tol: float = 1e-10  # max |min(b, −r)| over the cells
+    gap_tol: float = 1e-8       # best-response gap (utility units)
+    grid_tol: float = 1e-4      # L2 change of b̃ when the cells are halved
+    max_iterations: int = 30    # Newton steps per solve
+    max_jumps: int = 8          # best-response rounds (split or move cells)
+    max_cells: int = 900        # larger refined grids (cells per class) are not attempted
+    max_halvings: int = 2       # halvings of the cells at most in the grid check
+
+    def __post_init__(self) -> None:
+        checks = {"cell": self.cell > 0, "min_cells": self.min_cells >= 4,
+                  "nodes": self.nodes >= 2, "residual_tol": self.residual_tol > 0,
+                  "gap_tol": self.gap_tol > 0, "grid_tol": self.grid_tol > 0,
+                  "max_iterations": self.max_iterations >= 1,
+                  "max_jumps": self.max_jumps >= 0,
+                  "max_cells": self.max_cells >= self.min_cells,
+                  "max_halvings": self.max_halvings >= 1}
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"function_solver: bad value for {bad}: {self}")
+
+
+@dataclass(frozen=True)
+class FunctionGame:
+    """A smoothed auction whose equilibrium is sought as bid functions: N symmetric bidders with
+    one prior (``priors`` of length one), or two bidders with one prior each (Plum's setting)."""
+
+    mechanism: str
+    n_agents: int
+    priors: tuple
+    units: int = 1
+
+    def __post_init__(self) -> None:
+        if self.mechanism not in FUNCTION_FORMATS:
+            raise ValueError(f"mechanism: {self.mechanism!r} has no smoothed bid-function "
+                             f"solver; allowed: {list(FUNCTION_FORMATS)}")
+        check_agents_and_units(self.mechanism, self.n_agents, self.units)
+        if not all(isinstance(p, PRIOR_TYPES) for p in self.priors):
+            raise ValueError(f"priors: only uniform and beta priors are supported, got "
+                             f"{self.priors}")
+        if len(self.priors) == 2:
+            if self.n_agents != 2 or self.units != 1:
+                raise ValueError("priors: asymmetric bidders are supported for N = 2, one item")
+        elif len(self.priors) != 1:
+            raise ValueError(f"priors: one prior (symmetric) or two (N = 2), got "
+                             f"{len(self.priors)}")
+
+    @property
+    def classes(self) -> int:
+        return len(self.priors)
+
+    def opponent(self, c: int) -> int:
+        return 1 - c if self.classes == 2 else c
+
+    def deciding_density(self, c: int, z: np.ndarray) -> np.ndarray:
+        """Density of the value Z whose bid decides class c's win (see the module docstring)."""
+        prior = self.priors[self.opponent(c)]
+        t = torch.from_numpy(np.asarray(z, float))
+        f, big_f = prior.pdf(t).numpy(), prior.cdf(t).numpy()
+        if self.classes == 2:
+            return f
+        others, k = self.n_agents - 1, self.units
+        coef = math.factorial(others) / (math.factorial(k - 1) * math.factorial(others - k))
+        return coef * big_f ** (others - k) * (1.0 - big_f) ** (k - 1) * f
+
+    def bne(self, c: int, v: np.ndarray) -> np.ndarray:
+        """b*(v) of class c."""
+        priors = self.priors * (self.n_agents if self.classes == 1 else 1)
+        known = known_bne(self.mechanism, priors, units=self.units)
+        if known is None:
+            raise ValueError(f"no BNE known for {self}")
+        return known.bid(c, torch.from_numpy(np.asarray(v, float))).numpy()
+
+
+@dataclass
+class Solution:
+    """b̃_β: per class the bid curve (values, bids), the atoms (bids, probabilities) the other
+    class bids against, and the convergence record."""
+
+    game: FunctionGame
+    beta: float
+    values: list
+    bids: list
+    atoms: list
+    residual: float = math.inf
+    gap: float = math.inf
+    grid_change: float = math.nan
+    iterations: int = 0
+    splits: int = 0
+    converged: bool = False
+    status: str = ""
+
+    def bid(self, c: int, v) -> np.ndarray:
+        """b̃(v) of class c, interpolated linearly between the solved values."""
+        return np.interp(np.asarray(v, float), self.values[c], self.bids[c])
+
+    def marginal_utility(self, c: int, v, x) -> np.ndarray:
+        """r(v, x) = ∂ũ(v, x)/∂x of class c against the other bidders playing b̃ (module
+        table), with the discretisation the solver used."""
+        m, w = self.atoms[c]
+        v, x = np.broadcast_arrays(np.asarray(v, float), np.asarray(x, float))
+        p, p1, p2, _, _ = kernels(x.ravel(), m, w, self.beta)
+        return condition(self.game.mechanism, v.ravel(), x.ravel(), p, p1, p2)[0].reshape(
+            v.shape)
+
+
+def _solution(system, y: np.ndarray, **record) -> Solution:
+    curves = system.curves(y)
+    atoms = [system.atoms(y, c)[:2] for c in range(system.game.classes)]
+    return Solution(system.game, system.beta, [v for v, _ in curves], [b for _, b in curves],
+                    atoms, splits=len(system.splits), **record)
+
+
+# ---------------------------------------------------------------------------
+# grids and quadrature
+# ---------------------------------------------------------------------------
+
+
+def value_grid(prior, beta: float, settings: SolverSettings, refine: int = 1) -> np.ndarray:
+    """Nodes on [low, high]: uniform cells of width ≤ cell/β (relative to the support), with
+    nodes at geometric distances 2^j/(4β) from both ends; ``refine`` splits every cell."""
+    low, high = float(prior.low), float(prior.high)
+    width = high - low
+    cells = max(settings.min_cells, math.ceil(beta / settings.cell))
+    near = width * np.exp2(np.arange(-2, 6)) / beta
+    near = near[near < 0.25 * width]
+    grid = np.unique(np.concatenate([np.linspace(low, high, cells + 1), low + near, high - near]))
+    for _ in range(int(math.log2(refine))):
+        grid = np.unique(np.concatenate([grid, 0.5 * (grid[1:] + grid[:-1])]))
+    return grid
+
+
+def _start(game: FunctionGame, edges: list) -> np.ndarray:
+    return np.concatenate([np.maximum(game.bne(c, midpoints(e)), 0.0)
+                           for c, e in enumerate(edges)])
+
+
+def _solve_on(game: FunctionGame, beta: float, edges: list, settings: SolverSettings,
+              start: tuple | None) -> tuple:
+    """:meth:`System.solve` at β from ``start`` (splits, unknowns), then (if that fails) from
+    b*: (system, y, residual, gap, iterations)."""
+    its = 0
+    for splits, first in ([] if start is None else [start]) + [((), _start(game, edges))]:
+        system, y, res, gap, n = System(game, beta, edges, settings.nodes, splits).solve(
+            first, settings)
+        its += n
+        if res <= settings.residual_tol and gap <= settings.gap_tol:
+            break
+    return system, y, res, gap, its
+
+
+def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = None,
+          check_grid: bool = True) -> Solution:
+    """b̃_β of ``game`` with the convergence record (module docstring); ``converged`` is False
+    with ``status`` naming the failed test where a tolerance is not met."""
+    settings = settings or SolverSettings()
+    if not (math.isfinite(beta) and beta > 0):
+        raise ValueError(f"beta must be positive and finite, got {beta!r}")
+    coarse = [value_grid(p, beta, settings) for p in game.priors]
+    if 2 * max(len(e) for e in coarse) > settings.max_cells:
+        empty = [np.full(len(e) - 1, np.nan) for e in coarse]
+        return Solution(game, beta, [midpoints(e) for e in coarse], empty, [],
+                        status=f"not attempted: the refined grid exceeds max_cells = "
+                               f"{settings.max_cells}")
+    system, y, res, gap, its = _solve_on(game, beta, coarse, settings, None)
+    out = _solution(system, y, residual=res, gap=gap, iterations=its)
+    refine = 1
+    while True:
+        if out.residual > settings.residual_tol or out.gap > settings.gap_tol:
+            out.status = (f"Newton: residual {out.residual:.1e} > {settings.residual_tol:.0e}"
+                          if out.residual > settings.residual_tol else
+                          f"best-response gap {out.gap:.1e} > {settings.gap_tol:.0e}")
+            return out
+        if not check_grid:
+            break
+        if out.grid_change <= settings.grid_tol:
+            break
+        refine *= 2
+        fine = [value_grid(p, beta, settings, refine=refine) for p in game.priors]
+        if (max(len(e) for e in fine) > settings.max_cells
+                or refine > 2 ** settings.max_halvings):
+            out.status = (f"grid change {out.grid_change:.1e} > {settings.grid_tol:.0e} after "
+                          f"{int(math.log2(refine)) - 1} halvings of the cells")
+            return out
+        system_f, y_f, res_f, gap_f, its_f = _solve_on(game, beta, fine, settings,
+                                                       system.refined(y, fine))
+        finer = _solution(system_f, y_f, residual=res_f, gap=gap_f,
+                          iterations=out.iterations + its_f)
+        finer.grid_change = max(l2_between(finer, out, c) for c in range(game.classes))
+        out, system, y = finer, system_f, y_f
+    out.converged = True
+    out.status = "converged"
+    return out
+
+
+# ---------------------------------------------------------------------------
+# distances and the linear class
+# ---------------------------------------------------------------------------
+
+
+def prior_nodes(prior, count: int = 4096) -> np.ndarray:
+    """Values F⁻¹((k + ½)/K): their plain mean is an expectation under the prior."""
+    u = (torch.arange(count, dtype=torch.float64) + 0.5) / count
+    return prior.transform(u).numpy()
+
+
+def l2_between(a: Solution, b_or_bne, c: int = 0, count: int = 4096) -> float:
+    """‖b̃ − g‖ in L2 under class c's prior, g another solution or a callable v ↦ bid."""
+    v = prior_nodes(a.game.priors[c], count)
+    other = b_or_bne.bid(c, v) if isinstance(b_or_bne, Solution) else b_or_bne(v)
+    return float(np.sqrt(np.mean((a.bid(c, v) - other) ** 2)))
+
+
+def l2_to_bne(solution: Solution, c: int = 0) -> float:
+    """‖b̃_β − b*‖ in L2 under class c's prior."""
+    return l2_between(solution, lambda v: solution.game.bne(c, v), c)
+
+
+def linear_class_gradient(game: FunctionGame, w, beta: float, cells: int = 2000,
+                          nodes: int = 6) -> np.ndarray:
+    """E[v ∂ũ/∂x] at x = w v against opponents bidding w v (the symmetric gradient of the
+    linear class), by this module's discretisation on ``cells`` uniform cells; its root is the
+    linear fixed point w̃ of :mod:`.smoothed_linear`."""
+    if game.classes != 1:
+        raise ValueError("linear_class_gradient: symmetric games only")
+    prior = game.priors[0]
+    edges = np.linspace(float(prior.low), float(prior.high), cells + 1)
+    v = midpoints(edges)
+    masses = cell_masses(game, 0, edges, nodes)
+    own = np.diff(prior.cdf(torch.from_numpy(edges)).numpy())
+    out = []
+    for slope in np.atleast_1d(np.asarray(w, float)):
+        x = slope * v
+        p, p1, p2, _, _ = kernels(x, x, masses, beta)
+        out.append(float(np.sum(own * v * condition(game.mechanism, v, x, p, p1, p2)[0])))
+    return np.asarray(out).reshape(np.shape(w))
