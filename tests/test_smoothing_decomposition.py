@@ -83,6 +83,10 @@ def test_report_macros_are_unique_and_tables_render():
     assert len(names) == len(set(names)) and "SMWSecondPriceTwoBetaOneZeroZero" in names
     assert {"SMFnLTwoFirstPriceTwoBetaTwoFive", "SMFnLTwoPlumStrongBetaFiveZero",
             "SMFnRateFirstPriceTwo", "SMFnFailedFirstPriceTwo"} <= set(names)
+    # a setting the text names but this configuration lacks gets "--", not an undefined macro
+    assert r"\newcommand{\SMFnRateBetaThree}{--}" in out["macros"]
+    assert r"\newcommand{\SMFnConvergedPayAsBid}{--}" in out["macros"]
+    assert r"\newcommand{\SMFnRateFirstPriceTwo}{1.40}" in out["macros"]
     assert r"\label{tab:smfixed}" in out["fixed"]
     assert r"\label{tab:smdecomp}" in out["decomposition"]
     assert r"\label{tab:smfunctions}" in out["functions"] and "strong" in out["functions"]

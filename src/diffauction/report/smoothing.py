@@ -209,6 +209,11 @@ FUNCTION_SETTINGS = {"first_price_n2": ("FirstPriceTwo", "first price, U[0,1], $
                      "mechanisms_pay_as_bid": ("PayAsBid", "pay as bid, $N=3$, $k=2$")}
 
 
+#: the per-setting macro families of :func:`function_macros` (``SMFn{family}{setting key}``)
+FUNCTION_FAMILIES = ["Converged", "Failed", "BetaTop", "BetaFirst", "BetaLast", "LTwoFirst",
+                     "LTwoLast", "Rate", "RateBetaMax"]
+
+
 def _setting_key(setting: str, agent: int, classes: int) -> str:
     key = FUNCTION_SETTINGS.get(setting, (camel(setting), ""))[0]
     return key + (("Weak", "Strong")[agent] if classes > 1 else "")
@@ -234,28 +239,33 @@ def function_macros(functions: pd.DataFrame, rates: pd.DataFrame, solver: dict) 
               macro("SMFnMaxHalvings", int(solver.get("max_halvings", 1)))]
     lines += [macro("SMFnBetaGrid", _betas(solver["beta"])),
               macro("SMFnCell", f"{solver.get('cell', 1.0):g}")]
+    # every setting the text may name gets each macro, "--" where a configuration (a smaller
+    # one, say) has no such setting, no converged temperature or no fitted rate
+    per_setting = {f"SMFn{family}{key}": MISSING for key, _ in FUNCTION_SETTINGS.values()
+                   for family in FUNCTION_FAMILIES}
     for setting, group in solved.groupby("setting", sort=False):
         key = _setting_key(setting, 0, 1)
-        lines += [macro(f"SMFnConverged{key}", _betas(group.loc[group["converged"], "beta"])),
-                  macro(f"SMFnFailed{key}", _betas(group.loc[~group["converged"], "beta"])),
-                  macro(f"SMFnBetaTop{key}", f"{group['beta'].max():g}")]
+        per_setting.update({
+            f"SMFnConverged{key}": _betas(group.loc[group["converged"], "beta"]),
+            f"SMFnFailed{key}": _betas(group.loc[~group["converged"], "beta"]),
+            f"SMFnBetaTop{key}": f"{group['beta'].max():g}"})
         done = functions[(functions["setting"] == setting) & functions["converged"]]
         if len(done):  # the first and last converged temperature (mean over classes)
             l2 = done.groupby("beta")["l2_bne"].mean()
-            lines += [macro(f"SMFnBetaFirst{key}", f"{l2.index[0]:g}"),
-                      macro(f"SMFnBetaLast{key}", f"{l2.index[-1]:g}"),
-                      macro(f"SMFnLTwoFirst{key}", _small(l2.iloc[0]).strip("$")),
-                      macro(f"SMFnLTwoLast{key}", _small(l2.iloc[-1]).strip("$"))]
+            per_setting.update({f"SMFnBetaFirst{key}": f"{l2.index[0]:g}",
+                                f"SMFnBetaLast{key}": f"{l2.index[-1]:g}",
+                                f"SMFnLTwoFirst{key}": _small(l2.iloc[0]).strip("$"),
+                                f"SMFnLTwoLast{key}": _small(l2.iloc[-1]).strip("$")})
     classes = functions.groupby("setting")["agent"].nunique()
     for _, row in functions[functions["converged"]].iterrows():
         key = _setting_key(row["setting"], int(row["agent"]), classes[row["setting"]])
-        lines.append(macro(f"SMFnLTwo{key}Beta{number_name(row['beta'])}",
-                           _small(row["l2_bne"]).strip("$")))
+        per_setting[f"SMFnLTwo{key}Beta{number_name(row['beta'])}"] = \
+            _small(row["l2_bne"]).strip("$")
     for _, row in rates.iterrows():
         key = _setting_key(row["setting"], int(row["agent"]), classes[row["setting"]])
-        lines += [macro(f"SMFnRate{key}", _num(row["rate"], 2)),
-                  macro(f"SMFnRateBetaMax{key}", f"{row['beta_max']:g}")]
-    return lines
+        per_setting.update({f"SMFnRate{key}": _num(row["rate"], 2),
+                            f"SMFnRateBetaMax{key}": f"{row['beta_max']:g}"})
+    return lines + [macro(name, value) for name, value in per_setting.items()]
 
 
 def function_latex(functions: pd.DataFrame) -> str:
