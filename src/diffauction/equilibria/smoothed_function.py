@@ -56,7 +56,7 @@ from diffauction.equilibria.smoothed_function_system import (
     midpoints,
 )
 from diffauction.equilibria.smoothed_linear import check_agents_and_units
-from diffauction.game.priors import BetaPrior, UniformPrior
+from diffauction.game.priors import BetaPrior, UniformPrior, value_midpoints
 
 FUNCTION_FORMATS = ("first_price", "pay_as_bid", "all_pay")
 PRIOR_TYPES = (UniformPrior, BetaPrior)
@@ -269,15 +269,9 @@ def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = Non
 # ---------------------------------------------------------------------------
 
 
-def prior_nodes(prior, count: int = 4096) -> np.ndarray:
-    """Values F⁻¹((k + ½)/K): their plain mean is an expectation under the prior."""
-    u = (torch.arange(count, dtype=torch.float64) + 0.5) / count
-    return prior.transform(u).numpy()
-
-
 def l2_between(a: Solution, b_or_bne, c: int = 0, count: int = 4096) -> float:
     """‖b̃ − g‖ in L2 under class c's prior, g another solution or a callable v ↦ bid."""
-    v = prior_nodes(a.game.priors[c], count)
+    v = value_midpoints(a.game.priors[c], count).numpy()
     other = b_or_bne.bid(c, v) if isinstance(b_or_bne, Solution) else b_or_bne(v)
     return float(np.sqrt(np.mean((a.bid(c, v) - other) ** 2)))
 
