@@ -36,6 +36,11 @@ DECOMPOSED = {name: "overshading" for name in ["overshading", "tradeoff"] + ANNE
 DECOMPOSED.update({name: "nonlinear" for name in NONLINEAR})
 
 
+def decomposed_settings(wildcards):
+    """The resolved settings of the decomposed experiments (rule params)."""
+    return {name: resolve_experiment(config, name) for name in DECOMPOSED}
+
+
 rule smoothed_functions:
     input:
         code=code("smoothed_functions.py"),
@@ -50,9 +55,7 @@ rule smoothed_functions:
         curves="results/theory/smoothed_function_curves.csv",
     params:
         solver=SMOOTHING["function_solver"],
-        experiments=lambda wildcards: {
-            name: resolve_experiment(config, name) for name in DECOMPOSED
-        },
+        experiments=decomposed_settings,
         mechanisms=MECHANISM_SETTINGS,
     log:
         "logs/theory/smoothed_functions.log",
@@ -81,9 +84,7 @@ rule smoothing_decomposition:
         experiments=list(DECOMPOSED),
         function_experiments=NONLINEAR,
         sections=DECOMPOSED,
-        settings=lambda wildcards: {
-            name: resolve_experiment(config, name) for name in DECOMPOSED
-        },
+        settings=decomposed_settings,
         mechanisms=MECHANISM_SETTINGS,
         nodes=SMOOTHING["nodes"],
     log:

@@ -18,7 +18,7 @@ from diffauction.equilibria.smoothed_function import (
     l2_to_bne,
     solve,
 )
-from diffauction.game.priors import make_prior, value_midpoints
+from diffauction.game.priors import make_prior
 
 TABLE_COLUMNS = ["setting", "mechanism", "n_agents", "units", "priors", "beta", "agent",
                  "converged", "status", "residual", "gap", "grid_change", "splits", "l2_bne"]
@@ -128,11 +128,3 @@ def smoothed_curve(curves: pd.DataFrame, setting: str, beta: float, agent: int):
     v, b = sel["value"].to_numpy(float), sel["bid"].to_numpy(float)
     return lambda x: np.interp(x, v, b)
 
-
-def l2_to_curve(bids: np.ndarray, low: float, high: float, curve, prior_spec: dict) -> np.ndarray:
-    """L2 under the prior of learned bid functions recorded on ``bids`` [P, G] (a uniform grid
-    of [low, high]) to ``curve`` (a function of the value)."""
-    v = value_midpoints(make_prior(prior_spec), 4096).numpy()
-    grid = np.linspace(low, high, bids.shape[1])
-    learned = np.stack([np.interp(v, grid, row) for row in bids])
-    return np.sqrt(np.mean((learned - curve(v)[None, :]) ** 2, axis=1))

@@ -24,12 +24,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from diffauction.analysis.distance import l2_linear, l2_linear_on_grid
+from diffauction.analysis.bid_functions import grid_bid_function
+from diffauction.analysis.distance import l2_linear, l2_linear_on_grid, l2_under_prior
 from diffauction.equilibria.registry import bne_function
 from diffauction.equilibria.smoothed_linear import FORMATS, LinearGame, limit_slope
-from diffauction.experiments.smoothed_functions import l2_to_curve, smoothed_curve
+from diffauction.experiments.smoothed_functions import smoothed_curve
 from diffauction.experiments.smoothing import fixed_point_row
-from diffauction.game.priors import UniformPrior, value_midpoints
+from diffauction.game.priors import UniformPrior, make_prior, value_midpoints
 
 GRID = 4096
 KEYS = ["section", "experiment", "mechanism", "n_agents", "units", "risk_aversion", "sampler",
@@ -81,9 +82,11 @@ def _function_parts(group: pd.DataFrame, functions: pd.DataFrame, curves: pd.Dat
     for agent, part in group.groupby("agent"):
         c = int(agent) if len(rows) > 1 else 0
         curve = smoothed_curve(curves, first["setting"], beta, c)
-        distances.append(l2_to_curve(part[columns].to_numpy(float), float(part["v_low"].iloc[0]),
-                                     float(part["v_high"].iloc[0]), curve,
-                                     part["prior_spec"].iloc[0]))
+        grid = torch.linspace(float(part["v_low"].iloc[0]), float(part["v_high"].iloc[0]),
+                              len(columns), dtype=torch.float64)
+        learned = grid_bid_function(grid, torch.tensor(part[columns].to_numpy(float)))
+        distances.append(l2_under_prior(learned, lambda v, f=curve: torch.from_numpy(f(v.numpy())),
+                                        make_prior(part["prior_spec"].iloc[0])).numpy())
     to_smoothed = np.concatenate(distances)
     return total | {"l2_to_smoothed_mean": to_smoothed.mean(),
                     "l2_to_smoothed_max": to_smoothed.max(),
