@@ -93,3 +93,30 @@ def test_literature_is_cited_not_files_outside_the_repository():
                 if pattern.search(path.read_text(errors="ignore")):
                     found.append(str(path.relative_to(REPO)))
     assert not found, found
+
+
+#: modules whose pipeline jobs only read tables and write tables, macros or figures: importing
+#: torch (~1.8 s of CPU per job) would be most of such a job's cost on the 2-core build
+TORCH_FREE = ["diffauction.io", "diffauction.report.overshading", "diffauction.report.smoothing",
+              "diffauction.report.week4", "diffauction.report.provenance",
+              "diffauction.report.captions", "diffauction.figures.overshading",
+              "diffauction.figures.nonlinear", "diffauction.figures.smoothing",
+              "diffauction.figures.week4", "diffauction.figures.workflow_dag",
+              "diffauction.experiments.smoothing"]
+
+
+def test_table_and_figure_modules_start_without_torch():
+    """The jobs that only turn tables into tables, macros and figures do not import torch (the
+    provenance reads torch's version from its installed metadata), and that version is still the
+    one torch itself reports."""
+    code = ("import importlib, sys\n"
+            f"for name in {TORCH_FREE!r}: importlib.import_module(name)\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.strip()
+    assert out == "[]", f"torch imported by a table/figure module: {out}"
+    import torch
+
+    from diffauction.io import provenance
+    assert provenance()["torch_version"] == torch.__version__

@@ -7,7 +7,8 @@ import filecmp
 import pandas as pd
 
 from diffauction.experiments.config import count_runs, resolve_experiment, validate_config
-from diffauction.experiments.runs import concatenate_csv, run_training
+from diffauction.experiments.runs import run_training
+from diffauction.io import concatenate_csv
 
 
 def small_config(**overrides) -> dict:

@@ -7,6 +7,7 @@ when complete, so an interrupted job never leaves a file that looks finished.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -15,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from diffauction import __version__
 
@@ -68,10 +68,26 @@ def git_commit(root: str | Path | None = None) -> str:
 
 
 def provenance() -> dict[str, str]:
-    """Versions that determine a result: package, git commit, torch, Python."""
+    """Versions that determine a result: package, git commit, torch, Python.
+
+    torch's version is its installed distribution's (what ``torch.__version__`` reports), read
+    without importing torch, so the jobs that only write tables and figures start in a fraction
+    of the time.
+    """
     return {
         "package_version": __version__,
         "git_commit": git_commit(),
-        "torch_version": torch.__version__,
+        "torch_version": importlib.metadata.version("torch"),
         "python_version": platform.python_version(),
     }
+
+
+def concatenate_csv(parts, target) -> None:
+    """Concatenate CSV files with one header (block outputs, already in run order)."""
+    with atomic_path(target) as tmp, open(tmp, "w") as out:
+        for i, part in enumerate(parts):
+            with open(part) as src:
+                header = src.readline()
+                if i == 0:
+                    out.write(header)
+                out.writelines(src)

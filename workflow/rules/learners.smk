@@ -187,6 +187,7 @@ rule learners_neural_train:
     benchmark:
         "results/benchmarks/learners/neural_train_{variant}.tsv"
     threads: 1
+    priority: 10  # long jobs first (rule train)
     script:
         "../scripts/learners_train.py"
 

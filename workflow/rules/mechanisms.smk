@@ -23,6 +23,7 @@ rule mechanism_train:
     benchmark:
         "results/benchmarks/mechanisms/train_{mechanism}.tsv"
     threads: config["threads"]
+    priority: 10  # long jobs first (rule train)
     script:
         "../scripts/mechanism_train.py"
 

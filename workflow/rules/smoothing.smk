@@ -23,6 +23,9 @@ rule smoothing_fixed_points:
     params:
         settings=SMOOTHING,
     threads: 2
+    # a two-core job waits until both cores are free: at the default priority it ran last, alone
+    # on the build's critical path; with the build's highest priority it runs first
+    priority: 50
     log:
         "logs/theory/smoothing_fixed_points.log",
     benchmark:

@@ -1,7 +1,7 @@
 """Concatenate an experiment's training blocks (each already in run order)."""
 import sys
 
-from diffauction.experiments.runs import concatenate_csv
+from diffauction.io import concatenate_csv
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")
 concatenate_csv(snakemake.input.trajectory, snakemake.output.trajectory)

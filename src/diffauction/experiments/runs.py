@@ -23,7 +23,7 @@ from diffauction.experiments.config import (
 )
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.priors import make_prior
-from diffauction.io import atomic_path, provenance, write_csv
+from diffauction.io import provenance, write_csv
 from diffauction.learning.trainer import TrainResult, device_label, resolve_device, train
 
 RUN_KEYS = ["experiment", "config_hash", "run", "seed", "n_agents", "sampler", "beta_start",
@@ -103,17 +103,6 @@ def run_training(resolved: dict, trajectory_path, summary_path, block: int = 0,
     summary = pd.concat(summaries, ignore_index=True).sort_values(["run", "agent"], kind="stable")
     write_csv(trajectory, trajectory_path)
     write_csv(summary, summary_path)
-
-
-def concatenate_csv(parts, target) -> None:
-    """Concatenate CSV files with one header (block outputs, already in run order)."""
-    with atomic_path(target) as tmp, open(tmp, "w") as out:
-        for i, part in enumerate(parts):
-            with open(part) as src:
-                header = src.readline()
-                if i == 0:
-                    out.write(header)
-                out.writelines(src)
 
 
 def analyse_experiment(resolved: dict, summary: pd.DataFrame, trajectory: pd.DataFrame
