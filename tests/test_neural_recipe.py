@@ -1,6 +1,7 @@
-"""The neural recipe's options of the one loop: re-paired autograd (``pairings``), the EMA of the
-parameters (``ema_decay``) and wall-clock records (``record_time``): shapes, determinism,
-non-cooperation, the options' errors; the L2 history of any policy."""
+"""The neural recipe's options of the one loop: re-paired autograd (``pairings``), per-value
+weights (``value_power``), the EMA of the parameters (``ema_decay``) and wall-clock records
+(``record_time``): shapes, determinism, non-cooperation, the options' errors, the curvature the
+weights undo; the L2 history of any policy."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from diffauction.analysis.distance import l2_linear, policy_l2_history
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.policies import LinearPolicy, MLPPolicy
 from diffauction.game.priors import UniformPrior, value_midpoints
-from diffauction.learning.estimators import autograd_gradient, repair
+from diffauction.learning.estimators import autograd_gradient, repair, value_weights
 from diffauction.learning.trainer import RunBatch, train
 
 F64 = torch.float64
@@ -120,6 +121,10 @@ def test_ema_and_clock_records():
     ({"gradient_options": {"pairings": 0}}, "gradient_options.pairings"),
     ({"gradient_options": {"pairings": 2.5}}, "gradient_options.pairings"),
     ({"gradient_options": {"pairs": 2}}, "gradient_options"),
+    ({"gradient_options": {"value_power": -1}}, "gradient_options.value_power"),
+    ({"gradient_options": {"value_power": "3"}}, "gradient_options.value_power"),
+    ({"gradient_options": {"value_power": 3, "value_floor": 0}}, "gradient_options.value_floor"),
+    ({"gradient_options": {"value_floor": 1.5}}, "gradient_options.value_floor"),
 ])
 def test_recipe_options_fail_with_the_key(change, key):
     with pytest.raises(ValueError, match=key):
@@ -134,3 +139,75 @@ def test_policy_l2_history_matches_the_linear_closed_form():
     got = policy_l2_history(LinearPolicy(w[0]), w, nodes, 0.5 * nodes)
     assert got.shape == (2, 1, 2)
     assert torch.allclose(got, l2_linear(w, 0.5, prior), atol=1e-6)
+
+
+def test_value_weights_closed_form():
+    """w = max(v/v̄, floor)^(−K), mean 1 over each run's and agent's batch."""
+    values = torch.tensor([[[0.05, 0.5], [0.2, 0.25], [0.8, 1.0]]], dtype=F64)  # [1, 3, 2]
+    v_max = torch.tensor([1.0, 2.0], dtype=F64)
+    got = value_weights(values, v_max, 2.0, 0.1)
+    raw = torch.tensor([[[0.1 ** -2, 0.25 ** -2], [0.2 ** -2, 0.125 ** -2],
+                         [0.8 ** -2, 0.5 ** -2]]], dtype=F64)
+    assert torch.allclose(got, raw / raw.mean(dim=1, keepdim=True), atol=1e-12)
+    assert torch.allclose(got.mean(dim=1), torch.ones(1, 2, dtype=F64))
+
+
+def weighted_own_derivative(policy, mech, values, beta, i, power):
+    """∂/∂θ of agent i's smoothed utility, each sample weighted by its own value's weight, with
+    every opponent's bid a constant."""
+    theta = policy.params.detach().requires_grad_(True)
+    bids = policy.bids(values, theta)
+    own = torch.stack([bids[..., j] if j == i else bids[..., j].detach()
+                       for j in range(bids.shape[-1])], dim=-1)
+    weights = value_weights(values, torch.ones(3, dtype=F64), power, 0.1)
+    utility = (mech.smoothed_utility(values, own, beta) * weights)[..., i].mean(dim=1).sum()
+    return torch.autograd.grad(utility, theta)[0]
+
+
+def test_value_weighted_gradient_is_non_cooperative_and_weights_each_sample():
+    """With value_power K, agent i's estimate is the K-weighted derivative of its own utility
+    alone; K = 0 is the plain gradient; for linear bids it is E[w(v)·v·∂ũ/∂b] (the closed form)."""
+    policy = MLPPolicy([0, 1], 3, [4], [1.0], activation="tanh", dtype=F64)
+    mech, values, beta = make_mechanism("first_price"), draws(), 40.0
+    plain = autograd_gradient(policy, mech, values, policy.params, beta)
+    assert torch.equal(autograd_gradient(policy, mech, values, policy.params, beta,
+                                         value_power=0.0), plain)
+    weighted = autograd_gradient(policy, mech, values, policy.params, beta, value_power=3.0)
+    for i in range(3):
+        alone = weighted_own_derivative(policy, mech, values, beta, i, 3.0)
+        assert torch.allclose(weighted[:, i], alone[:, i], atol=1e-12)
+        assert (alone[:, [j for j in range(3) if j != i]] == 0).all()
+    assert not torch.allclose(weighted, plain)
+    linear = LinearPolicy(torch.full((2, 3), 0.6, dtype=F64))
+    got = autograd_gradient(linear, mech, values, linear.params, beta, value_power=2.0)
+    bids = linear.bids(values)
+    closed = (value_weights(values, torch.ones(3, dtype=F64), 2.0, 0.1) * values
+              * mech.smoothed_bid_gradient(values, bids, beta)).mean(dim=1)
+    assert torch.allclose(got, closed, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_agents", [2, 3, 5])
+def test_first_price_curvature_scales_as_the_value_power_n_minus_2(n_agents):
+    """The reason for value_power = N − 2: against opponents at the BNE b* = (N−1)/N·v on
+    U[0, 1], the interim utility U(b; v) = (v − b)·(b/w*)^(N−1) has −∂²U/∂b² at b*(v) equal to
+    N²/(N−1)·v^(N−2) (finite differences against the closed form), a power N − 2 of the value."""
+    w = (n_agents - 1) / n_agents
+    v = torch.tensor([0.1, 0.3, 0.6, 0.9], dtype=F64)
+    h = 1e-4
+
+    def utility(b):
+        return (v - b) * (b / w) ** (n_agents - 1)
+
+    b = w * v
+    curvature = -(utility(b + h) - 2 * utility(b) + utility(b - h)) / h ** 2
+    expected = n_agents ** 2 / (n_agents - 1) * v ** (n_agents - 2)
+    assert torch.allclose(curvature, expected, rtol=1e-5)
+
+
+def test_value_weighted_training_is_deterministic():
+    options = {"gradient_options": {"pairings": 2, "value_power": 2.0, "value_floor": 0.2}}
+    together, again = train(setup(seeds=(3, 4), **options)), train(setup(seeds=(3, 4), **options))
+    alone = train(setup(seeds=(4,), **options))
+    assert torch.equal(together.params, again.params)
+    assert torch.equal(together.params[:, 1:2], alone.params)
+    assert not torch.equal(together.params, train(setup(seeds=(3, 4))).params)

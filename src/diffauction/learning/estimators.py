@@ -9,7 +9,9 @@ non-cooperative: agent i's estimate moves θ_i alone, every opponent held at its
 =========  ===================================================================================
 analytic   E[v_i·∂ũ_i/∂b_i], the smoothed utility's closed form for the linear policy (fused)
 autograd   ∂/∂θ of Σ_i E[ũ_i], opponents' bids detached (any policy); ``pairings`` M > 1
-           averages the utility over M re-pairings of the batch's agents (:func:`repair`)
+           averages the utility over M re-pairings of the batch's agents (:func:`repair`);
+           ``value_power`` K > 0 weights each sample's own utility by its own value's
+           :func:`value_weights` (a per-value preconditioner)
 npga       NPGA (Bichler et al. 2021): (1/σ)·mean_p (u_i(θ_i + σε_p,i; θ_−i) − baseline_i)·ε_p,i
            on the hard auction, ε_p,i ~ N(0, I) shaped like θ_i (any policy)
 reinforce  score function of a Gaussian bid a_i = π_θi(v_i) + s_i·z_i (clipped to [0, v̄_i])
@@ -75,8 +77,26 @@ def repair(x: torch.Tensor, pairing: int) -> torch.Tensor:
                                    dims=1) for j in range(x.shape[-1])], dim=-1)
 
 
+def value_weights(values: torch.Tensor, v_max: torch.Tensor, power: float,
+                  floor: float) -> torch.Tensor:
+    """w(v_i) = max(v_i/v̄_i, floor)^(−power), normalised to mean 1 over the batch of each run
+    and agent; ``values`` [n, batch, agents], ``v_max`` [agents].
+
+    A diagonal preconditioner in function space. At a symmetric first-price equilibrium with
+    U[0, 1] values the interim utility's curvature in the own bid, −∂²U/∂b² at b*(v), scales as
+    v^(N−2) (the win probability as v^(N−1)), so the plain gradient moves the bids of low values
+    ~v^(N−2) times slower than those of high ones; ``power`` = N − 2 equalises them. The weight
+    depends on the agent's own value only, so agent i still ascends its own (re-weighted)
+    utility alone, and every value's first-order condition ∂U_i/∂b_i(v) = 0, the equilibrium's,
+    is unchanged.
+    """
+    weights = (values / v_max).clamp_min(floor).pow(-power)
+    return weights / weights.mean(dim=1, keepdim=True)
+
+
 def autograd_gradient(policy, mechanism: Mechanism, values: torch.Tensor, params: torch.Tensor,
-                      beta: torch.Tensor, pairings: int = 1) -> torch.Tensor:
+                      beta: torch.Tensor, pairings: int = 1, value_power: float = 0.0,
+                      value_floor: float = 0.1, v_max=1.0) -> torch.Tensor:
     """∂/∂θ of Σ_i E[ũ_i] where each ũ_i treats the opponents' bids as constants.
 
     Because ``smoothed_utility`` detaches the highest competing bid, the derivative of the sum in
@@ -85,14 +105,21 @@ def autograd_gradient(policy, mechanism: Mechanism, values: torch.Tensor, params
     (value, bid) sample meets M different opponent samples, for the price of M utility
     evaluations but one network pass. The smoothed utility's derivative is non-zero only
     within ~1/β of the competing bid, so at large β few pairs carry the marginal term and M
-    pairings cut that variance by about M.
+    pairings cut that variance by about M. With ``value_power`` > 0 each sample's utility is
+    weighted by :func:`value_weights` of its own value (``v_max`` [agents] scales the values).
     """
     theta = params.detach().requires_grad_(True)
     with torch.enable_grad():
         bids = policy.bids(values, theta)
-        utility = sum(mechanism.smoothed_utility(repair(values, m), repair(bids, m), beta)
-                      .mean(dim=1).sum() for m in range(pairings)) / pairings
-        (grad,) = torch.autograd.grad(utility, theta)
+        utility = 0.0
+        for m in range(pairings):
+            own = repair(values, m)
+            u = mechanism.smoothed_utility(own, repair(bids, m), beta)
+            if value_power:
+                v_max = torch.as_tensor(v_max, dtype=values.dtype, device=values.device)
+                u = u * value_weights(own, v_max, value_power, value_floor)
+            utility = utility + u.mean(dim=1).sum()
+        (grad,) = torch.autograd.grad(utility / pairings, theta)
     return grad
 
 
@@ -112,17 +139,31 @@ class Analytic:
 
 
 class Autograd:
-    """:func:`autograd_gradient` (any policy); option ``pairings`` (1: the batch as drawn)."""
+    """:func:`autograd_gradient` (any policy); options ``pairings`` (1: the batch as drawn),
+    ``value_power`` (0: no weights) and ``value_floor`` (0.1) of :func:`value_weights`."""
 
-    def __init__(self, policy, mechanism, pairings: int = 1):
+    OPTIONS = ("pairings", "value_power", "value_floor")
+
+    def __init__(self, policy, mechanism, v_max=1.0, pairings: int = 1, value_power: float = 0.0,
+                 value_floor: float = 0.1):
         if isinstance(pairings, bool) or not isinstance(pairings, int) or pairings < 1:
             raise ValueError(f"gradient_options.pairings: must be an integer >= 1, "
                              f"got {pairings!r}")
+        if isinstance(value_power, bool) or not isinstance(value_power, int | float) \
+                or not 0 <= value_power <= 10:
+            raise ValueError(f"gradient_options.value_power: must be a number in [0, 10], "
+                             f"got {value_power!r}")
+        if isinstance(value_floor, bool) or not isinstance(value_floor, int | float) \
+                or not 0 < value_floor <= 1:
+            raise ValueError(f"gradient_options.value_floor: must be a number in (0, 1], "
+                             f"got {value_floor!r}")
         self.policy, self.mechanism, self.pairings = policy, mechanism, pairings
+        self.weighting = {"value_power": float(value_power), "value_floor": float(value_floor),
+                          "v_max": v_max}
 
     def __call__(self, values, params, beta, runs, out):
         return out.copy_(autograd_gradient(self.policy, self.mechanism, values, params, beta,
-                                           self.pairings))
+                                           self.pairings, **self.weighting))
 
 
 def normal_draws(generators, shape: tuple[int, ...], dtype, device) -> torch.Tensor:
@@ -267,11 +308,11 @@ def make_estimator(setup, policy, mechanism, priors, block_runs: int, dtype, dev
         return Analytic(policy, mechanism, block_runs, setup.n_agents, setup.batch_size, dtype,
                         device)
     if name == "autograd":
-        unknown = sorted(set(options) - {"pairings"})
+        unknown = sorted(set(options) - set(Autograd.OPTIONS))
         if unknown:
             raise ValueError(f"gradient_options: unknown option(s) {unknown} for 'autograd'; "
-                             "allowed: ['pairings']")
-        return Autograd(policy, mechanism, **options)
+                             f"allowed: {list(Autograd.OPTIONS)}")
+        return Autograd(policy, mechanism, priors.highs, **options)
     if name == "npga":
         return NPGA(policy, mechanism, setup.seeds, dtype, device, **options)
     if name == "reinforce":
