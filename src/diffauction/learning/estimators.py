@@ -85,7 +85,10 @@ def value_weights(values: torch.Tensor, v_max: torch.Tensor, power: float,
     A diagonal preconditioner in function space. At a symmetric first-price equilibrium with
     U[0, 1] values the interim utility's curvature in the own bid, −∂²U/∂b² at b*(v), scales as
     v^(N−2) (the win probability as v^(N−1)), so the plain gradient moves the bids of low values
-    ~v^(N−2) times slower than those of high ones; ``power`` = N − 2 equalises them. The weight
+    ~v^(N−2) times slower than those of high ones; ``power`` = N − 2 equalises them. A network's
+    shading output b = v·σ(f) adds its own factor v to ∂b/∂f, so in the logit f the Newton step
+    is weighted by v^(−N); the weights also scale up the low values' noise, and the powers that
+    hold best in the benchmark lie between the two (``benchmarks/time_to_accuracy.py``). The weight
     depends on the agent's own value only, so agent i still ascends its own (re-weighted)
     utility alone, and every value's first-order condition ∂U_i/∂b_i(v) = 0, the equilibrium's,
     is unchanged.
