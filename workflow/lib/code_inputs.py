@@ -26,8 +26,8 @@ SHARED = ("io.py", "__init__.py")
 def _imports(path: Path, package: str) -> tuple[str, ...]:
     """The diffauction modules (and maybe attributes) a file imports, as absolute names.
 
-    Cached: the ~40 scripts share most of their modules, and parsing each module once instead of
-    once per script takes the Snakefile's load time from ~7 s to ~1 s.
+    Cached: the ~40 scripts share most of their modules; parsing each module once instead of
+    once per script that reaches it (871 parses) takes the Snakefile's load from ~7.4 s to ~5.2 s.
     """
     names = []
     for node in ast.walk(ast.parse(path.read_text())):

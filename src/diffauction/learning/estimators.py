@@ -112,6 +112,7 @@ def autograd_gradient(policy, mechanism: Mechanism, values: torch.Tensor, params
     weighted by :func:`value_weights` of its own value (``v_max`` [agents] scales the values).
     """
     theta = params.detach().requires_grad_(True)
+    v_max = torch.as_tensor(v_max, dtype=values.dtype, device=values.device)
     with torch.enable_grad():
         bids = policy.bids(values, theta)
         utility = 0.0
@@ -119,7 +120,6 @@ def autograd_gradient(policy, mechanism: Mechanism, values: torch.Tensor, params
             own = repair(values, m)
             u = mechanism.smoothed_utility(own, repair(bids, m), beta)
             if value_power:
-                v_max = torch.as_tensor(v_max, dtype=values.dtype, device=values.device)
                 u = u * value_weights(own, v_max, value_power, value_floor)
             utility = utility + u.mean(dim=1).sum()
         (grad,) = torch.autograd.grad(utility / pairings, theta)
