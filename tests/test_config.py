@@ -135,6 +135,14 @@ BAD = [
      "(0, 1]"),
     ("gradient", lambda c: week4(c).update(gradient="numeric"), f"{EXP}.gradient",
      "analytic, autograd"),
+    ("gradient_options_without_autograd", lambda c: week4(c).update(
+        gradient_options={"value_power": 2.0}), f"{EXP}.gradient_options", "gradient: autograd"),
+    ("gradient_options_power", lambda c: week4(c).update(
+        gradient="autograd", gradient_options={"value_power": -1}),
+     f"{EXP}.gradient_options.value_power", "[0, 10]"),
+    ("gradient_options_key", lambda c: week4(c).update(
+        gradient="autograd", gradient_options={"pairs": 2}), f"{EXP}.gradient_options.pairs",
+     "pairings"),
     ("exp_name", lambda c: c["experiments"].update({"9bad": c["experiments"]["week4"]}),
      "experiments", "letters, digits and underscores"),
 ]

@@ -59,3 +59,20 @@ def test_tables_record_seed_config_and_versions(tmp_path):
     # the sample count is exact: steps × batch × agents
     last = trajectory[trajectory["step"] == 30]
     assert (last["samples"] == 30 * 64 * last["n_agents"]).all()
+
+
+def test_gradient_options_reach_the_trainer_and_the_config_hash(tmp_path):
+    """An experiment's autograd options (re-pairings, per-value weights) change its runs and its
+    configuration hash; an experiment without them keeps the hash it had."""
+    plain = resolve_experiment(small_config(n_agents=3, gradient="autograd"), "sweep")
+    weighted = resolve_experiment(small_config(
+        n_agents=3, gradient="autograd",
+        gradient_options={"pairings": 2, "value_power": 1.0, "value_floor": 0.2}), "sweep")
+    assert "gradient_options" not in plain
+    for name, resolved in [("plain", plain), ("weighted", weighted)]:
+        run_training(resolved, tmp_path / name / "trajectory.csv", tmp_path / name / "runs.csv")
+    a, b = (pd.read_csv(tmp_path / name / "runs.csv") for name in ["plain", "weighted"])
+    assert a["config_hash"].nunique() == b["config_hash"].nunique() == 1
+    assert a["config_hash"][0] != b["config_hash"][0]
+    ta, tb = (pd.read_csv(tmp_path / name / "trajectory.csv") for name in ["plain", "weighted"])
+    assert not ta["w"].equals(tb["w"])

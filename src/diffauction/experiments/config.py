@@ -135,6 +135,10 @@ def _setting_errors(key: str, exp: dict) -> list[str]:
     if name != "linear" and exp["gradient"] == "analytic":
         messages.append(f"{key}.gradient: 'analytic' is the linear policy's closed form; policy "
                         f"{name!r} needs allowed: autograd")
+    if "gradient_options" in exp and exp["gradient"] != "autograd":
+        messages.append(f"{key}.gradient_options: options of the autograd estimator, got "
+                        f"gradient {exp['gradient']!r}; allowed: remove them, or gradient: "
+                        "autograd")
     for k in MLP_KEYS:
         if k in policy and name != "mlp":
             messages.append(f"{key}.policy.{k}: only for policy mlp, got policy {name!r}; "
@@ -283,6 +287,7 @@ def expand_experiment(resolved: dict) -> list[tuple[RunBatch, list[dict]]]:
             record_every=resolved["record_every"],
             tail_fraction=resolved["tail_fraction"],
             gradient=resolved["gradient"],
+            gradient_options=resolved.get("gradient_options", {}),
             sampler=sampler,
             dtype=resolved["dtype"],
             device=resolved["device"],
