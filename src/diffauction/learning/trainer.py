@@ -28,7 +28,8 @@ shared network (symmetric agents) receives Σ_i ∂ũ_i/∂θ through each agent
 
 The neural recipe's options (``benchmarks/time_to_accuracy.py`` measures them): an
 exponential moving average of the parameters (``ema_decay``), wall-clock records
-(``record_time``), and autograd's re-pairings of the batch (``gradient_options.pairings``).
+(``record_time``), and autograd's re-pairings of the batch (``gradient_options.pairings``)
+and per-value weights (``value_power``, ``value_floor``).
 """
 
 from __future__ import annotations
