@@ -16,8 +16,8 @@ truthful bids, β geometric 50 → 1000, Adam with lr geometric 0.01 → 0.0005,
 a 2× slower machine moves both alike.
 
 The improved recipes (``NEURAL``, ``NEURAL_LONG``, ``PLUM_RECIPE``) change, over the baseline: a
-narrower net (5 tanh units), the exponential moving average of the parameters (EMA, decay 0.9)
-as the reported policy (the trainer's ``ema_decay``), a per-value weight of each sample's
+narrower net (5 tanh units), the exponential moving average of the parameters (EMA) as the
+reported policy (the trainer's ``ema_decay``), a per-value weight of each sample's
 utility (``VALUE_WEIGHTS``), and per target the budget, learning rate, EMA decay and
 β range (README, "Time to accuracy", says what each change bought). Linear rows start from
 the truthful slope w = 1.
@@ -99,23 +99,15 @@ NEURAL = {2: Recipe(policy={**TANH, "hidden": [5], "shared": True}, beta=(50.0, 
           5: Recipe(policy={**TANH, "hidden": [5], "shared": True}, beta=(50.0, 2000.0),
                     lr=(0.01, 0.0005), batch_size=1024, steps=1000, ema_decay=0.9,
                     options=VALUE_WEIGHTS[5])}
-#: the 0.001 / 0.002 rows. With the fast rows' decay of lr to 2e-4 and an EMA of 0.9, the shared
-#: net's bids stalled about 0.003 under b* at low values and 0.002 over it at v ≈ 0.75 in every
-#: seed (N = 5: 1 of 8 seeds held 0.002; N = 2: 4 of 8 held 0.001). Not the smoothing: the
-#: smoothed equilibrium lies within 0.0003 of b* at β = 500, and b* trained from itself stays
-#: put; the true gradient at the stalled net is 2–10× that at b*, so it is a slow mode left by the
-#: descent from truthful bids, and the cure is time at a larger rate: lr decayed only to 2e-3,
-#: β from 200, batch 2048, 4000 steps, and the parameters' long EMA (decay 0.998, a Polyak
-#: average over the last ~500 steps) as the policy, with the per-value weights. N = 5: 8 of 8 hold
-#: 0.002 (worst final 0.0015); N = 2: 8 of 8 hold 0.001 (0.0005; without the weights 6 of 8)
+#: the 0.001 / 0.002 rows: the fast rows' recipe with lr decayed only to 2e-3, β from 200, a
+#: longer EMA (a Polyak average over ~500 steps) and more samples, against the slow mode that a
+#: rate decayed to 2e-4 leaves (README, "Time to accuracy": the diagnosis and what each bought)
 NEURAL_LONG = {n: Recipe(policy={**TANH, "hidden": [5], "shared": True}, beta=(200.0, 2000.0),
                          lr=(0.01, 0.002), batch_size=2048, steps=4000, ema_decay=0.998,
                          options=VALUE_WEIGHTS[n])
                for n in (2, 5)}
-#: Plum: per-value weights too, their power picked on the 8 seeds (at 3000 steps, seeds holding
-#: 0.005 and the others' worst final L2: power 0 → 4 of 8, 1 → 7 (0.0042), 1.5 → 7 (0.0027);
-#: seed 6 ended near 0.006 at every power with lr → 1e-4, β from 50 and EMA 0.9); the long rows'
-#: cure of the slow mode (lr only to 2e-3, β from 200, EMA 0.998) takes it to 8 of 8 (worst 0.0024)
+#: Plum: per-value weights with power 1.5 (picked on the 8 seeds), and the long rows' cure of
+#: the slow mode (README, "Time to accuracy")
 PLUM_RECIPE = Recipe(policy={**TANH, "hidden": [5], "shared": False}, beta=(200.0, 1000.0),
                      lr=(0.02, 0.002), batch_size=1024, steps=3000, ema_decay=0.998,
                      options={"value_power": 1.5, "value_floor": 0.1})
