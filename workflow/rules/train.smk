@@ -16,8 +16,8 @@ rule train:
     benchmark:
         "results/benchmarks/train/{experiment}/{block}.tsv"
     threads: config["threads"]
-    # the long jobs of the build (all-pay's 4000 steps first of all) start before the short
-    # analysis and figure jobs, so no long job is left alone on the critical path at the end
+    # the long training jobs (all-pay's 2000 steps of 2048 values among them) start before the
+    # short analysis and figure jobs, so no long job is left alone on the critical path at the end
     priority: 10
     script:
         "../scripts/train.py"
