@@ -14,10 +14,13 @@ from scipy.optimize import brentq
 from diffauction.equilibria.smoothed_function import (
     FunctionGame,
     SolverSettings,
+    _start,
     l2_to_bne,
     linear_class_gradient,
     solve,
+    value_grid,
 )
+from diffauction.equilibria.smoothed_function_system import System, midpoints
 from diffauction.equilibria.smoothed_linear import LinearGame, stationary_points
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.priors import BetaPrior, UniformPrior
@@ -146,3 +149,72 @@ def test_the_grid_check_halves_the_cells_until_the_solution_settles():
     twice = solve(PLUM, 100.0, settings)
     assert twice.converged and twice.grid_change <= settings.grid_tol
     assert len(twice.bids[1]) > 3 * len(solve(PLUM, 100.0, check_grid=False).bids[1])
+
+
+ALL_PAY_2 = FunctionGame("all_pay", 2, (UniformPrior(),))
+
+
+def test_continuation_finishes_where_newtons_line_search_stalls():
+    """All-pay, N = 2, β = 200 from b*: the backtracking stalls at a local minimum of ½‖F‖²
+    that is not a root; pseudo-transient continuation from the same start reaches the
+    tolerance, and :meth:`System.newton` (both in turn) returns its root."""
+    settings = SolverSettings()
+    edges = [value_grid(UniformPrior(), 200.0, settings)]
+    system = System(ALL_PAY_2, 200.0, edges, settings.nodes)
+    start = _start(ALL_PAY_2, edges)
+    _, stalled, iterations = system._damped_newton(start, settings.residual_tol,
+                                                   settings.max_iterations)
+    assert stalled > 1e-4 and iterations < settings.max_iterations  # gave up, not ran out
+    y, residual, _ = system.continuation(start, settings.residual_tol)
+    assert residual <= settings.residual_tol
+    assert np.all(y[:system.n] >= 0.0)
+    assert system.newton(start, settings.residual_tol, settings.max_iterations)[1] \
+        <= settings.residual_tol
+
+
+def test_all_pay_converges_with_its_jumps_resolved():
+    """All-pay, N = 2, β = 200: only the lowest cell bids nothing, b̃ is non-decreasing and
+    jumps near the top (split cells, like first price's); the solution meets every tolerance,
+    the complementarity conditions hold at every cell, and it is within the order of 1/β of
+    b*(v) = v²/2 (0.0016)."""
+    solution = solve(ALL_PAY_2, 200.0)
+    assert solution.converged, solution.status
+    assert solution.splits >= 1
+    v, bids = solution.values[0], solution.bids[0]
+    assert bids[0] == 0.0 and np.all(np.diff(bids) >= -1e-12)
+    r = solution.marginal_utility(0, v, bids)
+    # away from a split cell, whose curve points are its two halves and the jump between them
+    cells = np.ones(len(v), bool)
+    for jump in np.flatnonzero(np.diff(v) < 1e-9):
+        cells[jump - 1:jump + 3] = False
+    assert cells.sum() > 0.95 * len(v)
+    assert np.all(np.abs(np.minimum(bids, -r))[cells] <= 1e-8)
+    assert l2_to_bne(solution) < 0.002
+
+
+def test_first_price_converges_at_beta_400_closer_than_at_200():
+    """First price, N = 2: at β = 400 the solver needs the continuation (Newton alone stops at
+    a profile whose top jump comes too early); b̃ is nearer b* than at β = 200, by about the
+    factor 2 of the rate 1/β or more."""
+    game = FunctionGame("first_price", 2, (UniformPrior(),))
+    fine, coarse = solve(game, 400.0), solve(game, 200.0)
+    assert fine.converged, fine.status
+    assert l2_to_bne(fine) < 0.55 * l2_to_bne(coarse)
+
+
+def test_the_jacobian_is_the_residuals_derivative():
+    """The analytic Jacobian of a system with a split cell against central differences, and
+    the residual without the Jacobian (line searches) equal to the one with it."""
+    game = FunctionGame("first_price", 2, (UniformPrior(),))
+    settings = SolverSettings(min_cells=12)
+    edges = [np.linspace(0.0, 1.0, 13)]
+    system = System(game, 10.0, edges, settings.nodes, splits=((0, 9),))
+    y = np.concatenate([0.6 * midpoints(edges[0]) + 0.01, [0.62], [0.3]])
+    phi, _, jac = system.evaluate(y)
+    assert np.array_equal(system.evaluate(y, jacobian=False)[0], phi)
+    step = 1e-6
+    numeric = np.column_stack([
+        (system.evaluate(y + step * e, jacobian=False)[0]
+         - system.evaluate(y - step * e, jacobian=False)[0]) / (2 * step)
+        for e in np.eye(len(y))])
+    assert np.abs(numeric - jac).max() < 1e-6

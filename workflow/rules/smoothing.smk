@@ -60,6 +60,9 @@ rule smoothed_functions:
         solver=SMOOTHING["function_solver"],
         experiments=decomposed_settings,
         mechanisms=MECHANISM_SETTINGS,
+    # about 45 s of CPU (the continuation's failing tries among them): a long job, so it starts
+    # with the training jobs rather than after them
+    priority: 10
     log:
         "logs/theory/smoothed_functions.log",
     benchmark:

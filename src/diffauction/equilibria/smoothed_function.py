@@ -26,9 +26,12 @@ that bid. The σ layer is wider than a cell's bid range, so P = Σ_j w_j σ(β(x
 fast. Where b̃ jumps (the marginal value indifferent between two local maxima of ũ(v, ·)), the
 cell holding the jump is split: a share θ of it bids a second bid h, with the equations
 r(v_j, h) = 0 and ũ(v_j, h) = ũ(v_j, b_j). The system is solved by a semismooth Newton method
-(dense Jacobian, backtracking on the squared residual) started from the BNE b*, with rounds
-that split (or move to their best response) the cells that a best response on a bid grid beats;
-β-continuation (solving at β/2 first) was tried and did not help where this start fails. A
+(dense Jacobian, backtracking on the squared residual; where the backtracking stalls at a local
+minimum of the squared residual that is not a root, pseudo-transient continuation, which follows
+the bidders' gradient dynamics with a pseudo-time step that grows into Newton's, then Newton
+again from where it ends) started from the BNE b*, with rounds that split (or move to their
+best response) the cells that a best response on a bid grid beats; β-continuation (solving at
+β/2 first) was tried and did not help where this start fails. A
 solution is accepted when max |min(b, −r)| ≤ ``residual_tol``, no cell gains more than
 ``gap_tol`` by another bid (a grid of 2000 bids on [0, max value], the best one polished by
 Newton steps on r), and halving the cells moves b̃ by less than ``grid_tol`` in L2 under the

@@ -1,6 +1,7 @@
 """The discrete system behind :mod:`.smoothed_function`: bids at cell midpoints, competing bids
 as atoms with the cells' probabilities, the complementarity conditions min(b, −r) = 0 with split
-cells at jumps of b̃, and a semismooth Newton method with best-response rounds."""
+cells at jumps of b̃, and a semismooth Newton method (pseudo-transient continuation where its line
+search stalls) with best-response rounds."""
 
 from __future__ import annotations
 
@@ -55,16 +56,36 @@ def condition(mechanism: str, v, x, p, p1, p2):
 # Newton's method
 # ---------------------------------------------------------------------------
 
+#: Newton's backtracking gives up below this step (2^-10): further halvings only creep along a
+#: local minimum of ½‖F‖², where :meth:`System.continuation` takes over.
+MIN_STEP = 2.0 ** -10
+#: Pseudo-transient continuation: steps at most, and the first pseudo-time step Δt.
+CONTINUATION_ITERATIONS = 40
+CONTINUATION_DT = 0.05
+#: Continuation stops after this many steps in a row without a new smallest ‖F‖.
+CONTINUATION_STALL = 8
 
-def _atom_terms(mechanism: str, v, x, m, w, beta: float) -> dict:
+
+def _solve_linear(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(matrix, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(matrix, rhs, rcond=None)[0]
+
+
+
+def _atom_terms(mechanism: str, v, x, m, w, beta: float, derivatives: bool = True) -> dict:
     """At bids x of values v against atoms (bids m_j, probabilities w_j): u, r = ∂u/∂x, ∂r/∂x,
-    and the derivatives of u and r in every m_j and w_j ([len(x), len(m)])."""
+    and (with ``derivatives``) the derivatives of u and r in every m_j and w_j
+    ([len(x), len(m)])."""
     s = expit(beta * (x[:, None] - m[None, :]))
     d = s * (1.0 - s)
     k1 = beta * d
     k2 = beta * (1.0 - 2.0 * s) * k1
     p, p1, p2 = s @ w, k1 @ w, k2 @ w
     r, dr_dx = condition(mechanism, v, x, p, p1, p2)
+    if not derivatives:  # the residual alone (line searches)
+        return {"u": utility(mechanism, v, x, p), "r": r}
     # ∂P/∂m_j = −K1_j w_j, ∂P'/∂m_j = −K2_j w_j, ∂P/∂w_j = σ_j, ∂P'/∂w_j = K1_j
     scale = (v if mechanism == "all_pay" else v - x)[:, None]
     du_dm, du_dw = -scale * k1 * w, scale * s
@@ -128,7 +149,7 @@ class System:
             cells = [cell for cls, cell in self.splits if cls == c]
             v = np.concatenate([self.values[c], self.values[c][cells]])
             x = np.concatenate([parts[c], y[[self.n + t for t in own]]])
-            terms = _atom_terms(mech, v, x, m, w, self.beta)
+            terms = _atom_terms(mech, v, x, m, w, self.beta, derivatives=jacobian)
             n_c = len(parts[c])
             rows = np.arange(self.offsets[c], self.offsets[c + 1])
             f[rows] = terms["r"][:n_c]
@@ -141,10 +162,11 @@ class System:
             all_rows = np.concatenate([rows, split_rows]).astype(int)
             own_cols = np.concatenate([rows, split_rows]).astype(int)
             dr = terms["dr_dm"]
-            np.add.at(jac, (all_rows[:, None], index[None, :]), dr)
+            # every (row, atom) pair occurs once, so a fancy-index add is np.add.at's sum
+            jac[all_rows[:, None], index[None, :]] += dr
             jac[own_cols, own_cols] += terms["dr_dx"]
             du = terms["du_dm"][n_c:] - terms["du_dm"][cells]
-            np.add.at(jac, (np.array(theta_rows, int)[:, None], index[None, :]), du)
+            jac[np.array(theta_rows, int)[:, None], index[None, :]] += du
             for i, t in enumerate(own):
                 jac[theta_rows[i], self.n + t] += terms["r"][n_c + i]
                 jac[theta_rows[i], self.offsets[c] + cells[i]] -= terms["r"][cells[i]]
@@ -175,18 +197,33 @@ class System:
         return y
 
     def newton(self, y: np.ndarray, tol: float, max_iterations: int) -> tuple:
-        """Semismooth Newton with backtracking on ½‖F‖²: (y, max|F|, iterations)."""
+        """Semismooth Newton with backtracking on ½‖F‖² from ``y``; where its line search stalls,
+        pseudo-transient continuation from ``y`` (:meth:`continuation`) and Newton again from
+        where that ends: (y, max|F|, iterations) of the smallest residual reached."""
+        best = self._damped_newton(y, tol, max_iterations)
+        if best[1] <= tol:
+            return best
+        y_c, res_c, its_c = self.continuation(y, tol)
+        its = best[2] + its_c
+        if res_c > tol:
+            y_n, res_n, its_n = self._damped_newton(y_c, tol, max_iterations)
+            its += its_n
+            if res_n < res_c:
+                y_c, res_c = y_n, res_n
+        return (y_c, res_c, its) if res_c < best[1] else (best[0], best[1], its)
+
+    def _damped_newton(self, y: np.ndarray, tol: float, max_iterations: int) -> tuple:
+        """Semismooth Newton with Armijo backtracking on ½‖F‖²; gives up when the step falls
+        below :data:`MIN_STEP` (a stall: a local minimum of the merit function that is not a
+        root): (y, max|F|, iterations)."""
         phi, _, jac = self.evaluate(y)
         merit = 0.5 * phi @ phi
         for it in range(1, max_iterations + 1):
             if np.abs(phi).max() <= tol:
                 return y, float(np.abs(phi).max()), it - 1
-            try:
-                step = np.linalg.solve(jac, -phi)
-            except np.linalg.LinAlgError:
-                step = np.linalg.lstsq(jac, -phi, rcond=None)[0]
+            step = _solve_linear(jac, -phi)
             alpha = 1.0
-            while alpha > 1e-6:
+            while alpha >= MIN_STEP:
                 trial = self.project(y + alpha * step)
                 phi_t, _, _ = self.evaluate(trial, jacobian=False)
                 merit_t = 0.5 * phi_t @ phi_t
@@ -199,6 +236,37 @@ class System:
             phi, _, jac = self.evaluate(y)
             merit = 0.5 * phi @ phi
         return y, float(np.abs(phi).max()), max_iterations
+
+    def continuation(self, y: np.ndarray, tol: float,
+                     iterations: int = CONTINUATION_ITERATIONS) -> tuple:
+        """Pseudo-transient continuation (Kelley and Keyes 1998): steps
+        (J + D/Δt) s = −F, Δt grown by switched evolution relaxation (Δt ← Δt‖F_old‖/‖F‖,
+        Mulder and van Leer 1985). D is +1 on the cells' rows (F = min(b, −r): a small Δt moves
+        each bid up its own marginal utility, the learners' gradient dynamics), −1 on the
+        second bids' rows (F = r) and 0 on the shares θ; as Δt grows the steps become Newton's.
+        It follows the dynamics past the merit function's local minima where the line search
+        stalls. Stops at ``tol``, after ``iterations`` steps, when ‖F‖ grows tenfold, or when
+        :data:`CONTINUATION_STALL` steps in a row bring ‖F‖ below no earlier value (the
+        dynamics stalled too): (y of the smallest ‖F‖, its max|F|, iterations)."""
+        count = len(self.splits)
+        sign = np.zeros(len(y))
+        sign[:self.n], sign[self.n:self.n + count] = 1.0, -1.0
+        phi, _, jac = self.evaluate(y)
+        norm = first = best_norm = float(np.linalg.norm(phi))
+        best, best_it, dt = (y, float(np.abs(phi).max())), 0, CONTINUATION_DT
+        for it in range(1, iterations + 1):
+            if best[1] <= tol:
+                return best[0], best[1], it - 1
+            y = self.project(y + _solve_linear(jac + np.diag(sign / dt), -phi))
+            phi, _, jac = self.evaluate(y)
+            new = float(np.linalg.norm(phi))
+            dt = min(dt * min(max(norm / max(new, 1e-300), 0.5), 2.0), 1e12)
+            norm = new
+            if norm < best_norm:
+                best_norm, best, best_it = norm, (y, float(np.abs(phi).max())), it
+            if norm > 10.0 * first or it - best_it >= CONTINUATION_STALL:
+                break
+        return best[0], best[1], it
 
     def best_responses(self, y: np.ndarray, points: int = 2000, polish: int = 4) -> tuple:
         """(best bids, gains max_x ũ(v, x) − ũ(v, b(v))) at every cell: x on a grid over

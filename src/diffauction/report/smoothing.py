@@ -186,6 +186,13 @@ def decomposition_macros(d: pd.DataFrame) -> list[str]:
         lines += [macro(f"SMAnnealSmoothing{number_name(n)}",
                         _small(row["l2_smoothing"]).strip("$")),
                   macro(f"SMAnnealBeta{number_name(n)}", f"{row['beta_final']:g}")]
+    nonlinear = known[known["section"] == "nonlinear"]
+    for _, row in nonlinear.iterrows():  # the networks whose smoothed equilibrium converged
+        key = f"{camel(row['experiment'])}{number_name(row['n_agents'])}"
+        lines += [macro(f"SMNonlinearTotal{key}", _small(row["l2_total_mean"]).strip("$")),
+                  macro(f"SMNonlinearNoise{key}", _small(row["l2_to_smoothed_mean"]).strip("$")),
+                  macro(f"SMNonlinearSmoothing{key}", _small(row["l2_smoothing"]).strip("$")),
+                  macro(f"SMNonlinearBeta{key}", f"{row['beta_final']:g}")]
     mech = known[(known["experiment"] == "mechanism_comparison")
                  & (known["beta_final"] == MECHANISM_BETA)]
     lines.append(macro("SMMechBeta", f"{MECHANISM_BETA:g}"))
