@@ -20,7 +20,8 @@ from diffauction.equilibria.smoothed_function import (
     solve,
     value_grid,
 )
-from diffauction.equilibria.smoothed_function_system import System, midpoints
+from diffauction.equilibria.smoothed_function_system import System
+from diffauction.equilibria.smoothed_function_terms import midpoints
 from diffauction.equilibria.smoothed_linear import LinearGame, stationary_points
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.priors import BetaPrior, UniformPrior

@@ -51,8 +51,8 @@ import numpy as np
 import torch
 
 from diffauction.equilibria.registry import known_bne
-from diffauction.equilibria.smoothed_function_system import (
-    System,
+from diffauction.equilibria.smoothed_function_system import System
+from diffauction.equilibria.smoothed_function_terms import (
     cell_masses,
     condition,
     kernels,

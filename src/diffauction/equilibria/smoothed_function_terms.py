@@ -1,0 +1,50 @@
+"""The terms of the smoothed game's first-order conditions on a discrete value grid, shared by
+:mod:`.smoothed_function` and :mod:`.smoothed_function_system`: cells and their probabilities,
+the smoothed win probability against atoms of competing bids and its derivatives, and each
+format's utility ũ(v, x) and marginal utility r(v, x) (the table of :mod:`.smoothed_function`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from diffauction.equilibria.smoothed import _gauss_legendre_01
+
+
+def midpoints(edges: np.ndarray) -> np.ndarray:
+    return 0.5 * (edges[1:] + edges[:-1])
+
+
+def cell_masses(game, c: int, edges: np.ndarray, nodes: int) -> np.ndarray:
+    """Probability of each cell of ``edges`` under the density of the value deciding class c's
+    win (Gauss–Legendre, ``nodes`` points per cell)."""
+    t, w = _gauss_legendre_01(nodes)
+    length = np.diff(edges)
+    z = edges[:-1, None] + length[:, None] * t
+    return (length[:, None] * w * game.deciding_density(c, z.ravel()).reshape(z.shape)).sum(1)
+
+
+def kernels(x: np.ndarray, m: np.ndarray, weights: np.ndarray, beta: float):
+    """(P, P', P'') at bids x against competing bids m_q with weights w_q, and the per-node
+    kernels K1 = βσ(1 − σ)w, K2 = β²σ(1 − σ)(1 − 2σ)w ([len(x), Q])."""
+    s = expit(beta * (x[:, None] - m[None, :]))
+    d = s * (1.0 - s)
+    k1 = beta * d * weights
+    k2 = beta * (1.0 - 2.0 * s) * k1
+    return s @ weights, k1.sum(axis=1), k2.sum(axis=1), k1, k2
+
+
+def win_probability(x, competing_bids, masses, beta: float) -> np.ndarray:
+    """P(x) = Σ_j w_j σ(β(x − m_j)) against competing bids m_j of probabilities w_j."""
+    return expit(beta * (np.asarray(x, float)[..., None] - competing_bids)) @ masses
+
+
+def utility(mechanism: str, v, x, p):
+    return (v - x) * p if mechanism != "all_pay" else v * p - x
+
+
+def condition(mechanism: str, v, x, p, p1, p2):
+    """(r, ∂r/∂x) of the first-order condition (module table)."""
+    if mechanism == "all_pay":
+        return v * p1 - 1.0, v * p2
+    return (v - x) * p1 - p, (v - x) * p2 - 2.0 * p1
