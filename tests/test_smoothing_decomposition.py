@@ -14,7 +14,7 @@ from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
 from diffauction.experiments.mechanisms_analysis import linear_reference_facts
 from diffauction.experiments.smoothing import fixed_point_table, scaling_table
 from diffauction.experiments.smoothing_decomposition import decompose, mechanism_profiles
-from diffauction.report.smoothing import smoothing_outputs
+from diffauction.report.smoothing import decomposition_macros, smoothing_outputs
 
 SECTION = {"n_agents": 3, "units": 2, "prior": {"name": "uniform", "low": 0.0, "high": 1.0}}
 
@@ -87,6 +87,7 @@ def test_report_macros_are_unique_and_tables_render():
     assert r"\newcommand{\SMFnRateBetaThree}{--}" in out["macros"]
     assert r"\newcommand{\SMFnConvergedPayAsBid}{--}" in out["macros"]
     assert r"\newcommand{\SMFnRateFirstPriceTwo}{1.40}" in out["macros"]
+    assert r"\newcommand{\SMNonlinearSmoothingNlAllpayTwo}{--}" in out["macros"]
     assert r"\label{tab:smfixed}" in out["fixed"]
     assert r"\label{tab:smdecomp}" in out["decomposition"]
     assert r"\label{tab:smfunctions}" in out["functions"] and "strong" in out["functions"]
@@ -128,3 +129,16 @@ def test_an_unconverged_smoothed_equilibrium_leaves_the_total_with_its_reason():
                     curves=pd.DataFrame()).iloc[0]
     assert row["l2_total_mean"] == 0.01 and math.isnan(row["l2_smoothing"])
     assert "Newton" in row["note"]
+
+
+def test_a_decomposed_network_gets_its_split_macros_once():
+    """A non-linear run with a converged smoothed equilibrium replaces the "--" default of a run
+    the text names: each macro is defined once, with the run's numbers."""
+    row = {"section": "nonlinear", "experiment": "nl_allpay", "n_agents": 2, "sampler": "sobol",
+           "beta_final": 200.0, "l2_total_mean": 0.0019, "l2_to_smoothed_mean": 0.0025,
+           "l2_to_smoothed_max": 0.004, "l2_smoothing": 0.0016}
+    text = "".join(decomposition_macros(pd.DataFrame([row])))
+    names = re.findall(r"\\newcommand\{\\(\w+)\}", text)
+    assert len(names) == len(set(names))
+    assert r"\newcommand{\SMNonlinearSmoothingNlAllpayTwo}{1.6\times10^{-3}}" in text
+    assert r"\newcommand{\SMNonlinearBetaNlAllpayTwo}{200}" in text

@@ -211,14 +211,17 @@ def _start(game: FunctionGame, edges: list) -> np.ndarray:
 
 def _solve_on(game: FunctionGame, beta: float, edges: list, settings: SolverSettings,
               start: tuple | None) -> tuple:
-    """:meth:`System.solve` at β from ``start`` (splits, unknowns), then (if that fails) from
-    b*: (system, y, residual, gap, iterations)."""
+    """:meth:`System.solve` at β from ``start`` (splits, unknowns), then, if Newton finds no
+    root from there, from b*. A root whose best-response rounds leave a gap is kept (and
+    reported as such): restarting Newton from b* on the same grid did not close such a gap in
+    any setting of the report, at about 6 s for Plum's at β = 200.
+    Returns (system, y, residual, gap, iterations)."""
     its = 0
     for splits, first in ([] if start is None else [start]) + [((), _start(game, edges))]:
         system, y, res, gap, n = System(game, beta, edges, settings.nodes, splits).solve(
             first, settings)
         its += n
-        if res <= settings.residual_tol and gap <= settings.gap_tol:
+        if res <= settings.residual_tol:
             break
     return system, y, res, gap, its
 

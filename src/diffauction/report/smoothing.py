@@ -168,6 +168,10 @@ def decomposition_latex(decomposition: pd.DataFrame) -> str:
         label="tab:smdecomp")
 
 
+#: the non-linear runs (experiment, N) whose split the text quotes
+NONLINEAR_NAMED = [("nl_allpay", 2)]
+
+
 def decomposition_macros(d: pd.DataFrame) -> list[str]:
     """Numbers the text quotes about the split."""
     known = d[d["l2_smoothing"].notna()]
@@ -186,13 +190,18 @@ def decomposition_macros(d: pd.DataFrame) -> list[str]:
         lines += [macro(f"SMAnnealSmoothing{number_name(n)}",
                         _small(row["l2_smoothing"]).strip("$")),
                   macro(f"SMAnnealBeta{number_name(n)}", f"{row['beta_final']:g}")]
-    nonlinear = known[known["section"] == "nonlinear"]
-    for _, row in nonlinear.iterrows():  # the networks whose smoothed equilibrium converged
+    # the networks whose smoothed equilibrium converged; "--" for those the text names
+    # (NONLINEAR_NAMED) where a configuration has no such run or no converged solution
+    parts = ("Total", "Noise", "Smoothing", "Beta")
+    split = {f"SMNonlinear{part}{camel(e)}{number_name(n)}": MISSING
+             for e, n in NONLINEAR_NAMED for part in parts}
+    for _, row in known[known["section"] == "nonlinear"].iterrows():
         key = f"{camel(row['experiment'])}{number_name(row['n_agents'])}"
-        lines += [macro(f"SMNonlinearTotal{key}", _small(row["l2_total_mean"]).strip("$")),
-                  macro(f"SMNonlinearNoise{key}", _small(row["l2_to_smoothed_mean"]).strip("$")),
-                  macro(f"SMNonlinearSmoothing{key}", _small(row["l2_smoothing"]).strip("$")),
-                  macro(f"SMNonlinearBeta{key}", f"{row['beta_final']:g}")]
+        values = [_small(row[c]).strip("$") for c in
+                  ("l2_total_mean", "l2_to_smoothed_mean", "l2_smoothing")]
+        split.update({f"SMNonlinear{part}{key}": value for part, value in
+                      zip(parts, values + [f"{row['beta_final']:g}"], strict=True)})
+    lines += [macro(name, value) for name, value in split.items()]
     mech = known[(known["experiment"] == "mechanism_comparison")
                  & (known["beta_final"] == MECHANISM_BETA)]
     lines.append(macro("SMMechBeta", f"{MECHANISM_BETA:g}"))
