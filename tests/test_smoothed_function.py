@@ -21,7 +21,6 @@ from diffauction.equilibria.smoothed_function import (
     value_grid,
 )
 from diffauction.equilibria.smoothed_function_system import System
-from diffauction.equilibria.smoothed_function_terms import midpoints
 from diffauction.equilibria.smoothed_linear import LinearGame, stationary_points
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.priors import BetaPrior, UniformPrior
@@ -201,21 +200,3 @@ def test_first_price_converges_at_beta_400_closer_than_at_200():
     fine, coarse = solve(game, 400.0), solve(game, 200.0)
     assert fine.converged, fine.status
     assert l2_to_bne(fine) < 0.55 * l2_to_bne(coarse)
-
-
-def test_the_jacobian_is_the_residuals_derivative():
-    """The analytic Jacobian of a system with a split cell against central differences, and
-    the residual without the Jacobian (line searches) equal to the one with it."""
-    game = FunctionGame("first_price", 2, (UniformPrior(),))
-    settings = SolverSettings(min_cells=12)
-    edges = [np.linspace(0.0, 1.0, 13)]
-    system = System(game, 10.0, edges, settings.nodes, splits=((0, 9),))
-    y = np.concatenate([0.6 * midpoints(edges[0]) + 0.01, [0.62], [0.3]])
-    phi, _, jac = system.evaluate(y)
-    assert np.array_equal(system.evaluate(y, jacobian=False)[0], phi)
-    step = 1e-6
-    numeric = np.column_stack([
-        (system.evaluate(y + step * e, jacobian=False)[0]
-         - system.evaluate(y - step * e, jacobian=False)[0]) / (2 * step)
-        for e in np.eye(len(y))])
-    assert np.abs(numeric - jac).max() < 1e-6

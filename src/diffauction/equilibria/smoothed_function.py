@@ -23,20 +23,27 @@ width ≤ ``cell``/β of the support, refined geometrically towards both ends, w
 of size 1/β: zero bids below v ≈ 1/β, a jump near the top); each cell bids one bid b_j at its
 midpoint and, as a competitor, puts the cell's probability (Gauss–Legendre, ``nodes`` points) on
 that bid. The σ layer is wider than a cell's bid range, so P = Σ_j w_j σ(β(x − b_j)) converges
-fast. Where b̃ jumps (the marginal value indifferent between two local maxima of ũ(v, ·)), the
-cell holding the jump is split: a share θ of it bids a second bid h, with the equations
-r(v_j, h) = 0 and ũ(v_j, h) = ũ(v_j, b_j). The system is solved by a semismooth Newton method
-(dense Jacobian, backtracking on the squared residual; where the backtracking stalls at a local
-minimum of the squared residual that is not a root, pseudo-transient continuation, which follows
+fast. Where b̃ jumps (the marginal value ν indifferent between two local maxima of ũ(v, ·)),
+the cell holding the jump is split: a share θ of it bids a second bid h, the lower bid on the
+part of the cell below ν, the higher above; each bid's first-order condition holds at its part's
+midpoint and ũ(ν, h) = ũ(ν, b_j), so ν is placed to second order in the cell width (an
+indifference at the cell's midpoint would place it to first order only, and the L2 distance of
+two curves whose jumps differ by δ is the jump times √δ). The system is solved by a semismooth
+Newton method (dense Jacobian, backtracking on the squared residual; where it fails, the
+backtracking stalled at a local minimum of the squared residual that is not a root or the
+iterations ran out, pseudo-transient continuation, which follows
 the bidders' gradient dynamics with a pseudo-time step that grows into Newton's, then Newton
-again from where it ends) started from the BNE b*, with rounds that split (or move to their
-best response) the cells that a best response on a bid grid beats; β-continuation (solving at
-β/2 first) was tried and did not help where this start fails. A
-solution is accepted when max |min(b, −r)| ≤ ``residual_tol``, no cell gains more than
-``gap_tol`` by another bid (a grid of 2000 bids on [0, max value], the best one polished by
-Newton steps on r), and halving the cells moves b̃ by less than ``grid_tol`` in L2 under the
-prior (the cells are halved until it does, at most ``max_halvings`` times and within
-``max_cells``; the finer solution is kept).
+again from where it ends) started from the BNE b*, with rounds
+(:mod:`.smoothed_function_rounds`) that split (or move to their best response) the cells that
+a best response on a bid grid beats, and split the cell holding each jump that falls between
+two cells (their midpoints straddle ν, so neither gains by the other's bid: all-pay's jump from
+zero bids at its participation threshold); β-continuation (solving at β/2 first) was tried and
+did not help where this start fails. A solution is accepted when max |min(b, −r)| ≤
+``residual_tol``, no cell gains more than ``gap_tol`` by another bid (a grid of 2000 bids on
+[0, max value], the best one polished by Newton steps on r), and halving the cells moves b̃ by
+less than ``grid_tol`` in L2 under the prior (by quadrature between the curves' points,
+:func:`l2_between`; the cells are halved until it does, at most ``max_halvings`` times and
+within ``max_cells``; the finer solution is kept).
 The equilibrium is not linear even where the BNE is (first price on U[0, 1] bids 0 below
 v ≈ 1/β and jumps near the top); :func:`linear_class_gradient` evaluates the same sums on
 linear profiles, whose root is the linear fixed point of :mod:`.smoothed_linear`.
@@ -51,6 +58,8 @@ import numpy as np
 import torch
 
 from diffauction.equilibria.registry import known_bne
+from diffauction.equilibria.smoothed import _composite_rule
+from diffauction.equilibria.smoothed_function_rounds import solve_rounds
 from diffauction.equilibria.smoothed_function_system import System
 from diffauction.equilibria.smoothed_function_terms import (
     cell_masses,
@@ -59,7 +68,7 @@ from diffauction.equilibria.smoothed_function_terms import (
     midpoints,
 )
 from diffauction.equilibria.smoothed_linear import check_agents_and_units
-from diffauction.game.priors import BetaPrior, UniformPrior, value_midpoints
+from diffauction.game.priors import BetaPrior, UniformPrior
 
 FUNCTION_FORMATS = ("first_price", "pay_as_bid", "all_pay")
 PRIOR_TYPES = (UniformPrior, BetaPrior)
@@ -79,7 +88,7 @@ class SolverSettings:
     max_iterations: int = 30    # Newton steps per solve
     max_jumps: int = 8          # best-response rounds (split or move cells)
     max_cells: int = 900        # larger refined grids (cells per class) are not attempted
-    max_halvings: int = 2       # halvings of the cells at most in the grid check
+    max_halvings: int = 3       # halvings of the cells at most in the grid check
 
     def __post_init__(self) -> None:
         checks = {"cell": self.cell > 0, "min_cells": self.min_cells >= 4,
@@ -218,8 +227,8 @@ def _solve_on(game: FunctionGame, beta: float, edges: list, settings: SolverSett
     Returns (system, y, residual, gap, iterations)."""
     its = 0
     for splits, first in ([] if start is None else [start]) + [((), _start(game, edges))]:
-        system, y, res, gap, n = System(game, beta, edges, settings.nodes, splits).solve(
-            first, settings)
+        system, y, res, gap, n = solve_rounds(System(game, beta, edges, settings.nodes, splits),
+                                              first, settings)
         its += n
         if res <= settings.residual_tol:
             break
@@ -275,11 +284,19 @@ def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = Non
 # ---------------------------------------------------------------------------
 
 
-def l2_between(a: Solution, b_or_bne, c: int = 0, count: int = 4096) -> float:
-    """‖b̃ − g‖ in L2 under class c's prior, g another solution or a callable v ↦ bid."""
-    v = value_midpoints(a.game.priors[c], count).numpy()
+def l2_between(a: Solution, b_or_bne, c: int = 0, nodes: int = 4) -> float:
+    """‖b̃ − g‖ in L2 under class c's prior, g another solution or a callable v ↦ bid: Gauss–
+    Legendre (``nodes`` points) on the panels between the curves' points, where both are linear
+    (a jump is a step between two points), so a jump's position counts to rounding."""
+    prior = a.game.priors[c]
+    low, high = float(prior.low), float(prior.high)
+    points = [a.values[c]] + ([b_or_bne.values[c]] if isinstance(b_or_bne, Solution) else [])
+    inner = np.concatenate(points)
+    breaks = np.unique(np.concatenate([[low, high], inner[(inner > low) & (inner < high)]]))
+    v, w = _composite_rule(breaks, nodes)
     other = b_or_bne.bid(c, v) if isinstance(b_or_bne, Solution) else b_or_bne(v)
-    return float(np.sqrt(np.mean((a.bid(c, v) - other) ** 2)))
+    density = prior.pdf(torch.from_numpy(v)).numpy()
+    return float(np.sqrt(np.sum(w * density * (a.bid(c, v) - other) ** 2)))
 
 
 def l2_to_bne(solution: Solution, c: int = 0) -> float:

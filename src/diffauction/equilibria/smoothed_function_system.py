@@ -1,11 +1,9 @@
 """The discrete system behind :mod:`.smoothed_function`: bids at cell midpoints, competing bids
 as atoms with the cells' probabilities, the complementarity conditions min(b, −r) = 0 with split
-cells at jumps of b̃, and a semismooth Newton method (pseudo-transient continuation where its line
-search stalls) with best-response rounds."""
+cells at jumps of b̃, and a semismooth Newton method (pseudo-transient continuation where it
+fails); the best-response rounds around it are :mod:`.smoothed_function_rounds`."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from scipy.special import expit
@@ -16,7 +14,6 @@ from diffauction.equilibria.smoothed_function_terms import (
     kernels,
     midpoints,
     utility,
-    win_probability,
 )
 
 # ---------------------------------------------------------------------------
@@ -51,7 +48,7 @@ def _atom_terms(mechanism: str, v, x, m, w, beta: float, derivatives: bool = Tru
     p, p1, p2 = s @ w, k1 @ w, k2 @ w
     r, dr_dx = condition(mechanism, v, x, p, p1, p2)
     if not derivatives:  # the residual alone (line searches)
-        return {"u": utility(mechanism, v, x, p), "r": r}
+        return {"u": utility(mechanism, v, x, p), "r": r, "p": p}
     # ∂P/∂m_j = −K1_j w_j, ∂P'/∂m_j = −K2_j w_j, ∂P/∂w_j = σ_j, ∂P'/∂w_j = K1_j
     scale = (v if mechanism == "all_pay" else v - x)[:, None]
     du_dm, du_dw = -scale * k1 * w, scale * s
@@ -59,8 +56,8 @@ def _atom_terms(mechanism: str, v, x, m, w, beta: float, derivatives: bool = Tru
         dr_dm, dr_dw = -scale * k2 * w, scale * k1
     else:
         dr_dm, dr_dw = -scale * k2 * w + k1 * w, scale * k1 - s
-    return {"u": utility(mechanism, v, x, p), "r": r, "dr_dx": dr_dx, "du_dm": du_dm,
-            "du_dw": du_dw, "dr_dm": dr_dm, "dr_dw": dr_dw}
+    return {"u": utility(mechanism, v, x, p), "r": r, "p": p, "p1": p1, "dr_dx": dr_dx,
+            "du_dm": du_dm, "du_dw": du_dw, "dr_dm": dr_dm, "dr_dw": dr_dw}
 
 
 class System:
@@ -69,9 +66,12 @@ class System:
     probability (the σ layer is wider than a cell's bid range, so this sum converges fast).
 
     A cell listed in ``splits`` holds the jump of b̃ (its marginal value is indifferent between
-    two bids): a share 1 − θ of its probability bids b_j, the share θ bids a second bid h; the
-    unknowns h and θ come with the equations r(v_j, h) = 0 and ũ(v_j, h) = ũ(v_j, b_j). The
-    unknown vector is [b of every class, h of every split, θ of every split]."""
+    two bids): a share 1 − θ of its probability bids b_j, the share θ bids a second bid h, the
+    lower bid on the lower part of the cell [e_j, ν], the higher on [ν, e_{j+1}] (ν at the
+    share's position); each bid's first-order condition holds at its part's midpoint, and the
+    unknowns h and θ come with r(v_h, h) = 0 and the indifference ũ(ν, h) = ũ(ν, b_j), so ν
+    is the jump value to second order in the cell width (:meth:`split_points`). The unknown
+    vector is [b of every class, h of every split, θ of every split]."""
 
     def __init__(self, game, beta: float, edges: list, nodes: int,
                  splits: tuple = ()):
@@ -101,51 +101,55 @@ class System:
         return np.concatenate(bids), np.concatenate([w] + [np.atleast_1d(e) for e in extra]), \
             np.concatenate(index)
 
+    def split_points(self, y: np.ndarray, c: int) -> tuple:
+        """For class c's splits: the values at which the cell's bid b_j and the second bid h
+        are optimal and the jump value ν, each with its derivative in θ. The lower of the two
+        bids takes the lower part of the cell [e_j, ν] (a share of its probability), the
+        higher one [ν, e_{j+1}]; each is optimal at its part's midpoint, and ν is indifferent
+        between them. ([v_b, v_h, ν], [∂v_b/∂θ, ∂v_h/∂θ, ∂ν/∂θ]), arrays of shape [3, splits]."""
+        count = len(self.splits)
+        own = [t for t, (cls, _) in enumerate(self.splits) if cls == c]
+        cells = np.array([cell for cls, cell in self.splits if cls == c], int)
+        left, right = self.edges[c][cells], self.edges[c][cells + 1]
+        width = right - left
+        b, h = self.split(y)[c][cells], y[[self.n + t for t in own]]
+        theta = y[[self.n + count + t for t in own]]
+        b_low = b <= h
+        nu = left + np.where(b_low, 1.0 - theta, theta) * width
+        d_nu = np.where(b_low, -width, width)
+        lower, upper = 0.5 * (left + nu), 0.5 * (nu + right)
+        points = np.array([np.where(b_low, lower, upper), np.where(b_low, upper, lower), nu])
+        return points, np.array([0.5 * d_nu, 0.5 * d_nu, d_nu])
+
     def evaluate(self, y: np.ndarray, jacobian: bool = True):
-        """(F, r at the cells, Jacobian of F when asked): F = min(b, −r) at the cells, then
-        r(v, h) and ũ(v, h) − ũ(v, b) for every split."""
+        """(F, r at the cells, Jacobian of F when asked): F = min(b, −r) at the cells (a split
+        cell's b_j and h each at its part's midpoint, :meth:`split_points`), then r(v_h, h) and
+        ũ(ν, h) − ũ(ν, b_j) for every split."""
         mech, count, size = self.game.mechanism, len(self.splits), len(y)
         parts = self.split(y)
         f = np.empty(size)
         jac = np.zeros((size, size)) if jacobian else None
         for c in range(self.game.classes):
-            o = self.game.opponent(c)
             m, w, index = self.atoms(y, c)
             own = [t for t, (cls, _) in enumerate(self.splits) if cls == c]
-            cells = [cell for cls, cell in self.splits if cls == c]
-            v = np.concatenate([self.values[c], self.values[c][cells]])
-            x = np.concatenate([parts[c], y[[self.n + t for t in own]]])
+            cells = np.array([cell for cls, cell in self.splits if cls == c], int)
+            k, n_c = len(own), len(parts[c])
+            (v_b, v_h, nu), d_points = self.split_points(y, c)
+            h = y[[self.n + t for t in own]]
+            v = np.concatenate([self.values[c], v_h, nu, nu])
+            v[cells] = v_b
+            x = np.concatenate([parts[c], h, parts[c][cells], h])
             terms = _atom_terms(mech, v, x, m, w, self.beta, derivatives=jacobian)
-            n_c = len(parts[c])
             rows = np.arange(self.offsets[c], self.offsets[c + 1])
+            split_rows = np.array([self.n + t for t in own], int)
+            theta_rows = np.array([self.n + count + t for t in own], int)
+            at_nu_b, at_nu_h = slice(n_c + k, n_c + 2 * k), slice(n_c + 2 * k, n_c + 3 * k)
             f[rows] = terms["r"][:n_c]
-            split_rows = [self.n + t for t in own]
-            f[split_rows] = terms["r"][n_c:]
-            theta_rows = [self.n + count + t for t in own]
-            f[theta_rows] = terms["u"][n_c:] - terms["u"][cells]
-            if not jacobian:
-                continue
-            all_rows = np.concatenate([rows, split_rows]).astype(int)
-            own_cols = np.concatenate([rows, split_rows]).astype(int)
-            dr = terms["dr_dm"]
-            # every (row, atom) pair occurs once, so a fancy-index add is np.add.at's sum
-            jac[all_rows[:, None], index[None, :]] += dr
-            jac[own_cols, own_cols] += terms["dr_dx"]
-            du = terms["du_dm"][n_c:] - terms["du_dm"][cells]
-            jac[np.array(theta_rows, int)[:, None], index[None, :]] += du
-            for i, t in enumerate(own):
-                jac[theta_rows[i], self.n + t] += terms["r"][n_c + i]
-                jac[theta_rows[i], self.offsets[c] + cells[i]] -= terms["r"][cells[i]]
-            # θ of the opponent's splits moves probability from the cell's atom to its h atom
-            dw = np.vstack([terms["dr_dw"], terms["du_dw"][n_c:] - terms["du_dw"][cells]])
-            dw_rows = np.concatenate([all_rows, theta_rows]).astype(int)
-            position = len(parts[o])
-            for t, (cls, cell) in enumerate(self.splits):
-                if cls != o:
-                    continue
-                mass = self.masses[c][cell]
-                jac[dw_rows, self.n + count + t] += mass * (dw[:, position] - dw[:, cell])
-                position += 1
+            f[split_rows] = terms["r"][n_c:n_c + k]
+            f[theta_rows] = terms["u"][at_nu_h] - terms["u"][at_nu_b]
+            if jacobian:
+                self._fill_jacobian(jac, c, terms, (rows, split_rows, theta_rows, cells),
+                                    (index, d_points, at_nu_b, at_nu_h))
         b = y[:self.n]
         phi = f.copy()
         phi[:self.n] = np.minimum(b, -f[:self.n])
@@ -156,6 +160,39 @@ class System:
             jac[active, active] = 1.0
         return phi, f[:self.n], jac
 
+    def _fill_jacobian(self, jac: np.ndarray, c: int, terms: dict, rows: tuple,
+                       layout: tuple) -> None:
+        """Class c's rows of the Jacobian of :meth:`evaluate` (before the complementarity
+        signs): r in the atoms and the own bid; the indifference in the atoms, in h and b_j
+        (∂ũ/∂x = r at ν) and in θ through ν (∂ũ/∂v = P); r at a split's part in θ through the
+        part's midpoint (∂r/∂v = P'); θ of the opponent's splits through the atoms' weights."""
+        rows, split_rows, theta_rows, cells = rows
+        index, d_points, at_nu_b, at_nu_h = layout
+        count, n_c = len(self.splits), len(rows)
+        k = len(split_rows)
+        r_rows = np.concatenate([rows, split_rows])
+        jac[r_rows[:, None], index[None, :]] += terms["dr_dm"][:n_c + k]
+        jac[r_rows, r_rows] += terms["dr_dx"][:n_c + k]
+        jac[theta_rows[:, None], index[None, :]] += (terms["du_dm"][at_nu_h]
+                                                     - terms["du_dm"][at_nu_b])
+        jac[theta_rows, split_rows] += terms["r"][at_nu_h]
+        jac[theta_rows, rows[cells]] -= terms["r"][at_nu_b]
+        jac[rows[cells], theta_rows] += terms["p1"][cells] * d_points[0]
+        jac[split_rows, theta_rows] += terms["p1"][n_c:n_c + k] * d_points[1]
+        jac[theta_rows, theta_rows] += (terms["p"][at_nu_h] - terms["p"][at_nu_b]) * d_points[2]
+        # θ of the opponent's splits moves probability from the cell's atom to its h atom
+        dw = np.vstack([terms["dr_dw"][:n_c + k],
+                        terms["du_dw"][at_nu_h] - terms["du_dw"][at_nu_b]])
+        dw_rows = np.concatenate([r_rows, theta_rows])
+        o = self.game.opponent(c)
+        position = int(self.offsets[o + 1] - self.offsets[o])
+        for t, (cls, cell) in enumerate(self.splits):
+            if cls != o:
+                continue
+            mass = self.masses[c][cell]
+            jac[dw_rows, self.n + count + t] += mass * (dw[:, position] - dw[:, cell])
+            position += 1
+
     def project(self, y: np.ndarray) -> np.ndarray:
         y = y.copy()
         y[:self.n + len(self.splits)] = np.maximum(y[:self.n + len(self.splits)], 0.0)
@@ -163,9 +200,10 @@ class System:
         return y
 
     def newton(self, y: np.ndarray, tol: float, max_iterations: int) -> tuple:
-        """Semismooth Newton with backtracking on ½‖F‖² from ``y``; where its line search stalls,
-        pseudo-transient continuation from ``y`` (:meth:`continuation`) and Newton again from
-        where that ends: (y, max|F|, iterations) of the smallest residual reached."""
+        """Semismooth Newton with backtracking on ½‖F‖² from ``y``; where it fails (its line
+        search stalls, or it runs out of iterations), pseudo-transient continuation from ``y``
+        (:meth:`continuation`) and Newton again from where that ends: (y, max|F|, iterations)
+        of the smallest residual reached."""
         best = self._damped_newton(y, tol, max_iterations)
         if best[1] <= tol:
             return best
@@ -234,84 +272,17 @@ class System:
                 break
         return best[0], best[1], it
 
-    def best_responses(self, y: np.ndarray, points: int = 2000, polish: int = 4) -> tuple:
-        """(best bids, gains max_x ũ(v, x) − ũ(v, b(v))) at every cell: x on a grid over
-        [0, max value] (``points`` bids), the best grid bid polished by Newton steps on r."""
-        parts = self.split(y)
-        mech = self.game.mechanism
-        top = float(max(v[-1] for v in self.values))
-        xs = np.linspace(0.0, top, points)
-        best_bids, gains = [], []
-        for c in range(self.game.classes):
-            v = self.values[c]
-            m, w, _ = self.atoms(y, c)
-            u_grid = utility(mech, v[:, None], xs[None, :], win_probability(xs, m, w, self.beta))
-            x = xs[np.argmax(u_grid, axis=1)]
-            for _ in range(polish):
-                p, p1, p2, _, _ = kernels(x, m, w, self.beta)
-                r, dr = condition(mech, v, x, p, p1, p2)
-                x = np.where(dr < 0, np.maximum(x - r / np.where(dr < 0, dr, -1.0), 0.0), x)
-            u_best = utility(mech, v, x, win_probability(x, m, w, self.beta))
-            x = np.where(u_best >= u_grid.max(axis=1), x, xs[np.argmax(u_grid, axis=1)])
-            u_best = np.maximum(u_best, u_grid.max(axis=1))
-            u_own = utility(mech, v, parts[c], win_probability(parts[c], m, w, self.beta))
-            best_bids.append(x)
-            gains.append(np.maximum(u_best - u_own, 0.0))
-        return np.concatenate(best_bids), np.concatenate(gains)
-
-    def solve(self, y: np.ndarray, settings) -> tuple:
-        """Newton, then while some cell has a better response than its bid by more than
-        ``gap_tol`` (another local maximum of ũ(v, ·): b̃ jumps there), make the cell of the
-        largest gain a split cell (or, if it is one, move the bids of every such cell to their
-        best responses) and solve again; a round whose Newton fails is undone:
-        (system, y, residual, gap, iterations)."""
-        y, res, its = self.newton(y, settings.residual_tol, settings.max_iterations)
-        if res > settings.residual_tol:
-            return self, y, res, math.inf, its
-        system = self
-        for _ in range(settings.max_jumps + 1):
-            system, y = system._settle_splits(y)
-            best, gains = system.best_responses(y)
-            gap = float(gains.max())
-            if gap <= settings.gap_tol:
-                break
-            worst = int(np.argmax(gains))
-            c = int(np.searchsorted(system.offsets, worst, side="right") - 1)
-            cell = (c, worst - int(system.offsets[c]))
-            moving = gains > settings.gap_tol
-            moved = y.copy()
-            moved[:system.n] = np.where(moving, best, y[:system.n])
-            trials = [(system, moved)]
-            if cell not in system.splits:
-                trials.insert(0, system._with_split(cell, y, best[worst]))
-            # a jump: the first cell that gains is split, the ones past it move over
-            first = int(np.argmax(moving))
-            c = int(np.searchsorted(system.offsets, first, side="right") - 1)
-            edge = (c, first - int(system.offsets[c]))
-            if edge not in system.splits and moving.sum() > 1:
-                kept = moved.copy()
-                kept[first] = y[first]
-                trials.insert(0, system._with_split(edge, kept, best[first]))
-            for trial_system, trial in trials:
-                trial, res_t, n = trial_system.newton(trial, settings.residual_tol,
-                                                      settings.max_iterations)
-                its += n
-                if res_t <= settings.residual_tol:
-                    system, y, res = trial_system, trial, res_t
-                    break
-            else:
-                break
-        return system, y, res, gap, its
-
-    def _with_split(self, cell: tuple, y: np.ndarray, bid: float) -> tuple:
+    def with_split(self, cell: tuple, y: np.ndarray, bid: float, theta: float = 0.5) -> tuple:
+        """(system, unknowns) with class ``cell[0]``'s cell ``cell[1]`` split: its second bid
+        ``bid`` on the share ``theta``."""
         count = len(self.splits)
         other = System.__new__(System)
         other.__dict__.update(self.__dict__)
         other.splits = self.splits + (cell,)
-        h, theta = y[self.n:self.n + count], y[self.n + count:]
-        return other, np.concatenate([y[:self.n], h, [bid], theta, [0.5]])
+        h, shares = y[self.n:self.n + count], y[self.n + count:]
+        return other, np.concatenate([y[:self.n], h, [bid], shares, [theta]])
 
-    def _settle_splits(self, y: np.ndarray) -> tuple:
+    def settle_splits(self, y: np.ndarray) -> tuple:
         """Drop splits whose share θ reached 0 or 1 (the whole cell bids one of the two)."""
         count = len(self.splits)
         theta = y[self.n + count:]
@@ -331,26 +302,31 @@ class System:
 
     def curves(self, y: np.ndarray) -> list:
         """Per class (values, bids) for interpolation: the cells' midpoints; a split cell
-        becomes a step at its jump value e_j + (1 − θ)(e_{j+1} − e_j), each side continued to
-        it with the slope of its neighbouring cell."""
-        count, out = len(self.splits), []
+        becomes a step at its jump value ν, each side continued from its part's midpoint to ν
+        with its own slope db/dv = −(∂r/∂v)/(∂r/∂x) = −P'/(∂r/∂x) (0 where it bids 0)."""
+        out = []
         for c, part in enumerate(self.split(y)):
             v, b = list(self.values[c]), list(part)
-            for t, (cls, cell) in sorted(enumerate(self.splits), key=lambda e: -e[1][1]):
-                if cls != c or not 0 < cell < len(part) - 1:
-                    continue
-                theta, other = y[self.n + count + t], y[self.n + t]
-                # the lower bid goes to the lower values of the cell
-                low, high = sorted((part[cell], other))
-                low_share = 1.0 - theta if part[cell] <= other else theta
-                left, right = self.edges[c][cell], self.edges[c][cell + 1]
-                jump = left + low_share * (right - left)
-                lo_mid, hi_mid = 0.5 * (left + jump), 0.5 * (jump + right)
-                below = (low - part[cell - 1]) / (lo_mid - self.values[c][cell - 1])
-                above = (part[cell + 1] - high) / (self.values[c][cell + 1] - hi_mid)
-                v[cell:cell + 1] = [lo_mid, jump, np.nextafter(jump, np.inf), hi_mid]
-                b[cell:cell + 1] = [low, low + below * (jump - lo_mid),
-                                    high - above * (hi_mid - jump), high]
+            own = [t for t, (cls, _) in enumerate(self.splits) if cls == c]
+            if not own:
+                out.append((np.array(v), np.array(b)))
+                continue
+            (v_b, v_h, nu), _ = self.split_points(y, c)
+            cells = [cell for cls, cell in self.splits if cls == c]
+            bids_b, bids_h = part[cells], y[[self.n + t for t in own]]
+            m, w, _ = self.atoms(y, c)
+            points, bids = np.concatenate([v_b, v_h]), np.concatenate([bids_b, bids_h])
+            p, p1, p2, _, _ = kernels(bids, m, w, self.beta)
+            dr_dx = condition(self.game.mechanism, points, bids, p, p1, p2)[1]
+            slope = np.where(bids > 0.0, -p1 / np.where(dr_dx < 0, dr_dx, -np.inf), 0.0)
+            k = len(cells)
+            for i in sorted(range(k), key=lambda i: -cells[i]):
+                cell = cells[i]
+                ends = sorted([(v_b[i], bids_b[i], slope[i]), (v_h[i], bids_h[i], slope[k + i])])
+                (lo_v, lo_b, lo_s), (hi_v, hi_b, hi_s) = ends
+                v[cell:cell + 1] = [lo_v, nu[i], np.nextafter(nu[i], np.inf), hi_v]
+                b[cell:cell + 1] = [lo_b, lo_b + lo_s * (nu[i] - lo_v),
+                                    hi_b - hi_s * (hi_v - nu[i]), hi_b]
             out.append((np.array(v), np.array(b)))
         return out
 

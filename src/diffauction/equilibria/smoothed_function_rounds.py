@@ -1,0 +1,150 @@
+"""The rounds of :mod:`.smoothed_function`'s solver around Newton's method
+(:class:`.smoothed_function_system.System`): the best-response check of a root, the jumps of b̃
+that fall between two cells, and the rounds that give each jump a split cell."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from diffauction.equilibria.smoothed_function_terms import (
+    condition,
+    kernels,
+    utility,
+    win_probability,
+)
+
+
+def best_responses(system, y: np.ndarray, points: int = 2000, polish: int = 4) -> tuple:
+    """(best bids, gains max_x ũ(v, x) − ũ(v, b(v))) at every cell: x on a grid over
+    [0, max value] (``points`` bids), the best grid bid polished by Newton steps on r. A split
+    cell is checked at both its parts' midpoints (:meth:`System.split_points`), its gain the
+    larger one and its best bid the one of b_j's part."""
+    parts, mech, beta = system.split(y), system.game.mechanism, system.beta
+    xs = np.linspace(0.0, float(max(v[-1] for v in system.values)), points)
+    best_bids, gains = [], []
+    for c in range(system.game.classes):
+        own = [t for t, (cls, _) in enumerate(system.splits) if cls == c]
+        cells = np.array([cell for cls, cell in system.splits if cls == c], int)
+        (v_b, v_h, _), _ = system.split_points(y, c)
+        v = np.concatenate([system.values[c], v_h])
+        v[cells] = v_b
+        bids = np.concatenate([parts[c], y[[system.n + t for t in own]]])
+        m, w, _ = system.atoms(y, c)
+        u_grid = utility(mech, v[:, None], xs[None, :], win_probability(xs, m, w, beta))
+        x = xs[np.argmax(u_grid, axis=1)]
+        for _ in range(polish):
+            p, p1, p2, _, _ = kernels(x, m, w, beta)
+            r, dr = condition(mech, v, x, p, p1, p2)
+            x = np.where(dr < 0, np.maximum(x - r / np.where(dr < 0, dr, -1.0), 0.0), x)
+        u_best = utility(mech, v, x, win_probability(x, m, w, beta))
+        x = np.where(u_best >= u_grid.max(axis=1), x, xs[np.argmax(u_grid, axis=1)])
+        u_best = np.maximum(u_best, u_grid.max(axis=1))
+        gain = np.maximum(u_best - utility(mech, v, bids, win_probability(bids, m, w, beta)), 0.0)
+        n_c = len(parts[c])
+        gain[cells] = np.maximum(gain[cells], gain[n_c:])
+        best_bids.append(x[:n_c])
+        gains.append(gain[:n_c])
+    return np.concatenate(best_bids), np.concatenate(gains)
+
+
+def unsplit_jumps(system, y: np.ndarray, tol: float, points: int = 16) -> list:
+    """Jumps of b̃ between two neighbouring cells that no split cell carries: bids b_j < b_{j+1}
+    that are two separate local maxima of ũ(ν, ·) at the value ν indifferent between them (ũ
+    is linear in v, so ν is explicit), i.e. ũ dips by more than ``tol`` between them. The
+    midpoints straddle ν, so no cell gains by switching, yet the grid puts the jump at the cells'
+    edge, an error of the order of the cell width in ν. Returns per jump (cell holding ν, the
+    two bids, the share θ of the cell above ν)."""
+    mech, beta, out = system.game.mechanism, system.beta, []
+    for c, part in enumerate(system.split(y)):
+        taken = {cell + d for cls, cell in system.splits if cls == c for d in (-1, 0, 1)}
+        j = np.array([i for i in np.flatnonzero(np.diff(part) > 0) if i not in taken
+                      and i + 1 not in taken], int)
+        m, w, _ = system.atoms(y, c)
+        p_low, p_high = win_probability(part[j], m, w, beta), win_probability(part[j + 1], m, w,
+                                                                              beta)
+        j, p_low, p_high = j[p_high > p_low], p_low[p_high > p_low], p_high[p_high > p_low]
+        if len(j) == 0:
+            continue
+        low, high = part[j], part[j + 1]
+        lift = high * p_high - low * p_low if mech != "all_pay" else high - low
+        nu = lift / (p_high - p_low)
+        xs = low[:, None] + (high - low)[:, None] * np.linspace(0.0, 1.0, points + 1)[1:-1]
+        inner = utility(mech, nu[:, None], xs, win_probability(xs, m, w, beta)).min(axis=1)
+        dip = np.minimum(utility(mech, nu, low, p_low), utility(mech, nu, high, p_high)) - inner
+        edges = system.edges[c]
+        for i in np.flatnonzero((dip > tol) & (nu > edges[j]) & (nu < edges[j + 2])):
+            cell = int(j[i]) + int(nu[i] >= edges[j[i] + 1])
+            share = (edges[cell + 1] - nu[i]) / (edges[cell + 1] - edges[cell])
+            out.append(((c, cell), float(low[i]), float(high[i]),
+                        float(np.clip(share, 0.05, 0.95))))
+    return out
+
+
+def _gap_trials(system, y: np.ndarray, best: np.ndarray, gains: np.ndarray, tol: float) -> list:
+    """Candidate (system, unknowns) where some cell gains more than ``tol``: the cell of the
+    largest gain split (or, if it is one, every gaining cell moved to its best response); at a
+    jump, the first cell that gains split and the ones past it moved over."""
+    worst = int(np.argmax(gains))
+    c = int(np.searchsorted(system.offsets, worst, side="right") - 1)
+    cell = (c, worst - int(system.offsets[c]))
+    moving = gains > tol
+    moved = y.copy()
+    moved[:system.n] = np.where(moving, best, y[:system.n])
+    trials = [(system, moved)]
+    if cell not in system.splits:
+        trials.insert(0, system.with_split(cell, y, best[worst]))
+    first = int(np.argmax(moving))
+    c = int(np.searchsorted(system.offsets, first, side="right") - 1)
+    edge = (c, first - int(system.offsets[c]))
+    if edge not in system.splits and moving.sum() > 1:
+        kept = moved.copy()
+        kept[first] = y[first]
+        trials.insert(0, system.with_split(edge, kept, best[first]))
+    return trials
+
+
+def _jump_trial(system, y: np.ndarray, jumps: list) -> tuple:
+    """(system, unknowns) with a split cell at each jump of :func:`unsplit_jumps`: the cell's
+    own bid the lower one (it may be 0, where the complementarity condition holds), its second
+    bid the higher one on the share above ν."""
+    y = y.copy()
+    for (c, cell), low, high, share in jumps:
+        y[system.offsets[c] + cell] = low
+        system, y = system.with_split((c, cell), y, high, share)
+    return system, y
+
+
+def solve_rounds(system, y: np.ndarray, settings) -> tuple:
+    """Newton, then rounds: while some cell has a better response than its bid by more than
+    ``gap_tol`` (another local maximum of ũ(v, ·): b̃ jumps there), try the splits and moves of
+    :func:`_gap_trials`; when none does, give each jump between two cells a split cell
+    (:func:`unsplit_jumps`). A round whose Newton fails is undone; at most ``max_jumps`` rounds:
+    (system, y, residual, gap, iterations)."""
+    y, res, its = system.newton(y, settings.residual_tol, settings.max_iterations)
+    if res > settings.residual_tol:
+        return system, y, res, math.inf, its
+    for round_ in range(settings.max_jumps + 1):
+        system, y = system.settle_splits(y)
+        best, gains = best_responses(system, y)
+        gap = float(gains.max())
+        if round_ == settings.max_jumps:
+            break
+        if gap > settings.gap_tol:
+            trials = _gap_trials(system, y, best, gains, settings.gap_tol)
+        else:
+            jumps = unsplit_jumps(system, y, settings.gap_tol)
+            if not jumps:
+                break
+            trials = [_jump_trial(system, y, jumps)]
+        for trial_system, trial in trials:
+            trial, res_t, n = trial_system.newton(trial, settings.residual_tol,
+                                                  settings.max_iterations)
+            its += n
+            if res_t <= settings.residual_tol:
+                system, y, res = trial_system, trial, res_t
+                break
+        else:
+            break
+    return system, y, res, gap, its

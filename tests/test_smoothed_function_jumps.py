@@ -1,0 +1,104 @@
+"""Jumps of the smoothed equilibrium bid function b̃_β (diffauction.equilibria.smoothed_function):
+the split cell's equations (each bid optimal at its part's midpoint, indifference at the jump
+value ν) and their Jacobian, ν converging at second order in the cell width, and jumps that fall
+between two cells found and given a split cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diffauction.equilibria.smoothed_function import (
+    FunctionGame,
+    SolverSettings,
+    _solution,
+    _solve_on,
+    solve,
+    value_grid,
+)
+from diffauction.equilibria.smoothed_function_rounds import unsplit_jumps
+from diffauction.equilibria.smoothed_function_system import System
+from diffauction.equilibria.smoothed_function_terms import midpoints
+from diffauction.game.priors import BetaPrior, UniformPrior
+
+FIRST_PRICE_2 = FunctionGame("first_price", 2, (UniformPrior(),))
+ALL_PAY_2 = FunctionGame("all_pay", 2, (UniformPrior(),))
+PLUM = FunctionGame("first_price", 2, (UniformPrior(0.0, 0.5), UniformPrior(0.0, 1.0)))
+
+
+def _numeric_jacobian(system: System, y: np.ndarray, step: float = 1e-6) -> np.ndarray:
+    return np.column_stack([
+        (system.evaluate(y + step * e, jacobian=False)[0]
+         - system.evaluate(y - step * e, jacobian=False)[0]) / (2 * step)
+        for e in np.eye(len(y))])
+
+
+@pytest.mark.parametrize("game, second, theta", [
+    (FIRST_PRICE_2, 0.62, 0.3),   # the second bid above the cell's own
+    (FIRST_PRICE_2, 0.30, 0.4),   # the second bid below the cell's own: θ is the lower share
+    (ALL_PAY_2, 0.55, 0.3),
+    (PLUM, 0.45, 0.6),            # the weak bidder's split moves the strong one's atoms
+])
+def test_the_jacobian_with_a_split_is_the_residuals_derivative(game, second, theta):
+    """The analytic Jacobian of a system with a split cell against central differences, and
+    the residual without the Jacobian (line searches) equal to the one with it."""
+    edges = [np.linspace(float(p.low), float(p.high), 13) for p in game.priors]
+    system = System(game, 10.0, edges, 6, splits=((0, 9),))
+    y = np.concatenate([0.6 * midpoints(e) + 0.01 for e in edges] + [[second], [theta]])
+    phi, _, jac = system.evaluate(y)
+    assert np.array_equal(system.evaluate(y, jacobian=False)[0], phi)
+    assert np.abs(_numeric_jacobian(system, y) - jac).max() < 1e-6
+
+
+def test_the_split_cells_jump_value_converges_at_second_order():
+    """First price, N = 2, β = 100: the jump value ν near the top moves by a small fraction of
+    the cell width when the cells are halved (an indifference imposed at the cell's midpoint
+    moved it by about a tenth of a cell: first order)."""
+    settings = SolverSettings()
+    jumps, widths, start = [], [], None
+    for refine in (1, 2, 4):
+        edges = [value_grid(UniformPrior(), 100.0, settings, refine=refine)]
+        system, y, res, gap, _ = _solve_on(FIRST_PRICE_2, 100.0, edges, settings, start)
+        assert res <= settings.residual_tol and gap <= settings.gap_tol
+        assert len(system.splits) == 1
+        values = _solution(system, y).values[0]
+        jumps.append(values[np.flatnonzero(np.diff(values) < 1e-9)[0]])
+        widths.append(np.median(np.diff(edges[0])))
+        start = system.refined(y, [value_grid(UniformPrior(), 100.0, settings,
+                                              refine=2 * refine)])
+    assert 0.9 < jumps[0] < 0.96
+    assert abs(jumps[1] - jumps[0]) < 0.02 * widths[0]
+    assert abs(jumps[2] - jumps[1]) < 0.02 * widths[1]
+
+
+def test_all_pays_participation_jump_between_two_cells_gets_a_split_cell():
+    """All-pay, N = 2, β = 50: the lowest values bid nothing up to a threshold where b̃ jumps
+    up. Newton's root puts the jump at a cell edge, where no cell gains by another bid; the dip
+    of ũ between the two cells' bids finds it, the solver splits the cell holding it, and the
+    solution converges under grid refinement."""
+    settings = SolverSettings()
+    edges = [value_grid(UniformPrior(), 50.0, settings)]
+    system = System(ALL_PAY_2, 50.0, edges, settings.nodes)
+    y, res, _ = system.newton(np.maximum(0.5 * midpoints(edges[0]) ** 2, 0.0),
+                              settings.residual_tol, settings.max_iterations)
+    assert res <= settings.residual_tol
+    found = unsplit_jumps(system, y, settings.gap_tol)
+    low_jumps = [j for j in found if j[1] == 0.0]
+    assert len(low_jumps) == 1
+    (_, cell), low, high, share = low_jumps[0]
+    assert 0.2 < midpoints(edges[0])[cell] < 0.3 and high > 0.005 and 0.0 < share < 1.0
+
+    solution = solve(ALL_PAY_2, 50.0)
+    assert solution.converged, solution.status
+    v, bids = solution.values[0], solution.bids[0]
+    steps = np.flatnonzero(np.diff(v) < 1e-9)
+    low_step = [s for s in steps if bids[s] == 0.0]
+    assert len(low_step) == 1 and 0.2 < v[low_step[0]] < 0.3
+    assert bids[low_step[0] + 1] > 0.005
+
+
+def test_a_continuous_bid_function_gets_no_split():
+    """Beta(2,5) priors, first price, β = 100: b̃ is continuous (steep, not jumping), so the
+    dip check finds no jump and no cell is split."""
+    solution = solve(FunctionGame("first_price", 2, (BetaPrior(2.0, 5.0),)), 100.0)
+    assert solution.converged and solution.splits == 0
