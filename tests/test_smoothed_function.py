@@ -161,7 +161,7 @@ def test_continuation_finishes_where_newtons_line_search_stalls():
     settings = SolverSettings()
     edges = [value_grid(UniformPrior(), 200.0, settings)]
     system = System(ALL_PAY_2, 200.0, edges, settings.nodes)
-    start = _start(ALL_PAY_2, edges)
+    _, start = _start(ALL_PAY_2, edges)
     _, stalled, iterations = system._damped_newton(start, settings.residual_tol,
                                                    settings.max_iterations)
     assert stalled > 1e-4 and iterations < settings.max_iterations  # gave up, not ran out

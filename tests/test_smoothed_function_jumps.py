@@ -10,10 +10,14 @@ import pytest
 
 from diffauction.equilibria.smoothed_function import (
     FunctionGame,
+    Solution,
     SolverSettings,
     _solution,
     _solve_on,
+    _start,
+    l2_to_bne,
     solve,
+    transfer,
     value_grid,
 )
 from diffauction.equilibria.smoothed_function_rounds import unsplit_jumps
@@ -58,14 +62,15 @@ def test_the_split_cells_jump_value_converges_at_second_order():
     jumps, widths, start = [], [], None
     for refine in (1, 2, 4):
         edges = [value_grid(UniformPrior(), 100.0, settings, refine=refine)]
-        system, y, res, gap, _ = _solve_on(FIRST_PRICE_2, 100.0, edges, settings, start)
+        system, y, res, gap, _, _ = _solve_on(FIRST_PRICE_2, 100.0, edges, settings,
+                                           [start or _start(FIRST_PRICE_2, edges)])
         assert res <= settings.residual_tol and gap <= settings.gap_tol
         assert len(system.splits) == 1
         values = _solution(system, y).values[0]
         jumps.append(values[np.flatnonzero(np.diff(values) < 1e-9)[0]])
         widths.append(np.median(np.diff(edges[0])))
-        start = system.refined(y, [value_grid(UniformPrior(), 100.0, settings,
-                                              refine=2 * refine)])
+        start = transfer(_solution(system, y), [value_grid(UniformPrior(), 100.0, settings,
+                                                          refine=2 * refine)])
     assert 0.9 < jumps[0] < 0.96
     assert abs(jumps[1] - jumps[0]) < 0.02 * widths[0]
     assert abs(jumps[2] - jumps[1]) < 0.02 * widths[1]
@@ -102,3 +107,35 @@ def test_a_continuous_bid_function_gets_no_split():
     dip check finds no jump and no cell is split."""
     solution = solve(FunctionGame("first_price", 2, (BetaPrior(2.0, 5.0),)), 100.0)
     assert solution.converged and solution.splits == 0
+
+
+def test_transfer_carries_each_jump_to_the_cell_that_holds_it():
+    """A curve with a step at ν = 0.43 (0.2 → 0.3) and a step too small to be a jump: on a new
+    grid the cell holding ν is split, its own bid the lower side, its second bid the higher, on
+    the share of the cell above ν; the small step is interpolated over."""
+    nu, tiny = 0.43, 0.71
+    v = np.array([0.0, nu, np.nextafter(nu, 1.0), tiny, np.nextafter(tiny, 1.0), 1.0])
+    b = np.array([0.0, 0.2, 0.3, 0.5, 0.5 + 1e-9, 0.6])
+    curve = Solution(FIRST_PRICE_2, 50.0, [v], [b], [])
+    edges = [np.linspace(0.0, 1.0, 11)]
+    splits, y = transfer(curve, edges)
+    assert splits == ((0, 4),)
+    assert y[4] == pytest.approx(0.2) and y[10] == pytest.approx(0.3)  # b_4, then h
+    assert y[11] == pytest.approx((0.5 - nu) / 0.1)  # the share above ν
+    assert y[3] == pytest.approx(0.2 * 0.35 / nu)  # other cells: the curve interpolated
+
+
+PAY_AS_BID = FunctionGame("pay_as_bid", 3, (UniformPrior(),), 2)
+
+
+def test_the_beta_ladder_reaches_a_temperature_where_b_star_is_no_start():
+    """Pay as bid (N = 3, k = 2) at β = 400: Newton from b* finds no root, the solution at
+    β = 200 carried up in small steps of β does, and it passes every check; b̃ is
+    nearer b* than at β = 200."""
+    alone = solve(PAY_AS_BID, 400.0)
+    assert not alone.converged and "Newton" in alone.status
+    below = solve(PAY_AS_BID, 200.0)
+    carried = solve(PAY_AS_BID, 400.0, below=below)
+    assert carried.converged, carried.status
+    assert alone.start == "b*" and carried.start == "ladder from beta=200"
+    assert l2_to_bne(carried) < 0.7 * l2_to_bne(below)

@@ -72,6 +72,7 @@ def test_report_macros_are_unique_and_tables_render():
         "beta": [25.0, 50.0, 50.0, 50.0], "agent": [0, 0, 0, 1],
         "converged": [True, False, True, True],
         "status": ["converged", "Newton: residual 1e-2", "converged", "converged"],
+        "start": ["b*", "b*", "ladder from beta=25", "ladder from beta=25"],
         "splits": [0, 0, 0, 0], "l2_bne": [0.018, math.nan, 0.0078, 0.0079]})
     rates = pd.DataFrame({"setting": ["first_price_n2"], "agent": [0], "betas": [3],
                           "beta_min": [50.0], "beta_max": [200.0], "rate": [1.4],
@@ -87,6 +88,9 @@ def test_report_macros_are_unique_and_tables_render():
     assert r"\newcommand{\SMFnRateBetaThree}{--}" in out["macros"]
     assert r"\newcommand{\SMFnConvergedPayAsBid}{--}" in out["macros"]
     assert r"\newcommand{\SMFnRateFirstPriceTwo}{1.40}" in out["macros"]
+    # the temperatures reached by the β ladder rather than from b*
+    assert r"\newcommand{\SMFnLadderPlum}{50}" in out["macros"]
+    assert r"\newcommand{\SMFnLadderFirstPriceTwo}{none}" in out["macros"]
     assert r"\newcommand{\SMNonlinearSmoothingNlAllpayTwo}{--}" in out["macros"]
     assert r"\label{tab:smfixed}" in out["fixed"]
     assert r"\label{tab:smdecomp}" in out["decomposition"]

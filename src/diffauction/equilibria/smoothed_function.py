@@ -31,19 +31,21 @@ indifference at the cell's midpoint would place it to first order only, and the 
 two curves whose jumps differ by δ is the jump times √δ). The system is solved by a semismooth
 Newton method (dense Jacobian, backtracking on the squared residual; where it fails, the
 backtracking stalled at a local minimum of the squared residual that is not a root or the
-iterations ran out, pseudo-transient continuation, which follows
-the bidders' gradient dynamics with a pseudo-time step that grows into Newton's, then Newton
-again from where it ends) started from the BNE b*, with rounds
+iterations ran out, pseudo-transient continuation, which follows the bidders' gradient dynamics
+with a pseudo-time step that grows into Newton's, then Newton again from where it ends) started
+from the BNE b*, with rounds
 (:mod:`.smoothed_function_rounds`) that split (or move to their best response) the cells that
 a best response on a bid grid beats, and split the cell holding each jump that falls between
 two cells (their midpoints straddle ν, so neither gains by the other's bid: all-pay's jump from
-zero bids at its participation threshold); β-continuation (solving at β/2 first) was tried and
-did not help where this start fails. A solution is accepted when max |min(b, −r)| ≤
-``residual_tol``, no cell gains more than ``gap_tol`` by another bid (a grid of 2000 bids on
-[0, max value], the best one polished by Newton steps on r), and halving the cells moves b̃ by
-less than ``grid_tol`` in L2 under the prior (by quadrature between the curves' points,
-:func:`l2_between`; the cells are halved until it does, at most ``max_halvings`` times and
-within ``max_cells``; the finer solution is kept).
+zero bids at its participation threshold). Where the start from b* fails, a converged solution
+at a lower β is carried up in steps of β of at most :data:`LADDER_RATIO` (one step from β/2 did
+not help), each solved on its own grid from the one before (:func:`transfer` moves a solution's
+curve and jumps to another grid, as it does to the halved cells of the grid check). A solution
+is accepted when max |min(b, −r)| ≤ ``residual_tol``, no cell gains more than ``gap_tol`` by
+another bid (a grid of 2000 bids on [0, max value], the best one polished by Newton steps on r),
+and halving the cells moves b̃ by less than ``grid_tol`` in L2 under the prior (by quadrature
+between the curves' points, :func:`l2_between`; the cells are halved until it does, at most
+``max_halvings`` times and within ``max_cells``; the finer solution is kept).
 The equilibrium is not linear even where the BNE is (first price on U[0, 1] bids 0 below
 v ≈ 1/β and jumps near the top); :func:`linear_class_gradient` evaluates the same sums on
 linear profiles, whose root is the linear fixed point of :mod:`.smoothed_linear`.
@@ -71,6 +73,11 @@ from diffauction.equilibria.smoothed_linear import check_agents_and_units
 from diffauction.game.priors import BetaPrior, UniformPrior
 
 FUNCTION_FORMATS = ("first_price", "pay_as_bid", "all_pay")
+#: The β ladder of :func:`solve`: a solution at a lower β is carried up in steps of at most
+#: this ratio (a single step from β/2 fails where the start from b* fails).
+LADDER_RATIO = 1.1
+#: Smaller steps of a solution's curve are not carried to another grid as jumps.
+MIN_JUMP = 1e-6
 PRIOR_TYPES = (UniformPrior, BetaPrior)
 
 
@@ -172,6 +179,7 @@ class Solution:
     splits: int = 0
     converged: bool = False
     status: str = ""
+    start: str = "b*"   # where the solver started: "b*", or the β ladder from a lower β
 
     def bid(self, c: int, v) -> np.ndarray:
         """b̃(v) of class c, interpolated linearly between the solved values."""
@@ -213,43 +221,102 @@ def value_grid(prior, beta: float, settings: SolverSettings, refine: int = 1) ->
     return grid
 
 
-def _start(game: FunctionGame, edges: list) -> np.ndarray:
-    return np.concatenate([np.maximum(game.bne(c, midpoints(e)), 0.0)
-                           for c, e in enumerate(edges)])
+def _start(game: FunctionGame, edges: list) -> tuple:
+    """(no splits, b* at the cells' midpoints): the solver's first start."""
+    return (), np.concatenate([np.maximum(game.bne(c, midpoints(e)), 0.0)
+                               for c, e in enumerate(edges)])
+
+
+def transfer(solution: Solution, edges: list) -> tuple:
+    """(splits, unknowns) on ``edges`` (halved cells, or another β's grid) from ``solution``'s
+    curves: the bids interpolated at the new midpoints; each jump (a step of the curve at ν) a
+    split cell where ν falls, its own bid the lower side, its second bid the higher one on the
+    share above ν. A split whose two bids (nearly) agree is no jump and is not carried: its
+    indifference equation would leave the share undetermined."""
+    parts, splits, highs, shares = [], [], [], []
+    for c, (v, b, e) in enumerate(zip(solution.values, solution.bids, edges, strict=True)):
+        part = np.interp(midpoints(e), v, b)
+        for k in np.flatnonzero((np.diff(v) < 1e-12) & (np.diff(b) > MIN_JUMP)):
+            cell = int(np.clip(np.searchsorted(e, v[k], side="right") - 1, 0, len(e) - 2))
+            if (c, cell) in splits:
+                continue
+            part[cell] = b[k]
+            splits.append((c, cell))
+            highs.append(b[k + 1])
+            shares.append(float(np.clip((e[cell + 1] - v[k]) / (e[cell + 1] - e[cell]),
+                                        0.01, 0.99)))
+        parts.append(part)
+    return tuple(splits), np.concatenate(parts + [np.array(highs), np.array(shares)])
+
+
+def _met(res: float, gap: float, settings: SolverSettings) -> bool:
+    return res <= settings.residual_tol and gap <= settings.gap_tol
+
+
+def _ladder(game: FunctionGame, beta: float, edges: list, settings: SolverSettings,
+            below: Solution | None) -> tuple | None:
+    """A start at β carried up from ``below`` (a converged solution at a lower β): the
+    temperatures in between in geometric steps of at most :data:`LADDER_RATIO`, each solved on
+    its own grid (no grid check) from the one before; None where a step fails."""
+    if below is None or not below.converged or below.beta >= beta:
+        return None
+    steps = math.ceil(math.log(beta / below.beta) / math.log(LADDER_RATIO))
+    current = below
+    for k in range(1, steps):
+        rung = below.beta * (beta / below.beta) ** (k / steps)
+        rung_edges = [value_grid(p, rung, settings) for p in game.priors]
+        splits, first = transfer(current, rung_edges)
+        system, y, res, gap, _ = solve_rounds(
+            System(game, rung, rung_edges, settings.nodes, splits), first, settings)
+        if not _met(res, gap, settings):
+            return None
+        current = _solution(system, y)
+    return transfer(current, edges)
 
 
 def _solve_on(game: FunctionGame, beta: float, edges: list, settings: SolverSettings,
-              start: tuple | None) -> tuple:
-    """:meth:`System.solve` at β from ``start`` (splits, unknowns), then, if Newton finds no
-    root from there, from b*. A root whose best-response rounds leave a gap is kept (and
-    reported as such): restarting Newton from b* on the same grid did not close such a gap in
-    any setting of the report, at about 6 s for Plum's at β = 200.
-    Returns (system, y, residual, gap, iterations)."""
-    its = 0
-    for splits, first in ([] if start is None else [start]) + [((), _start(game, edges))]:
+              starts: list) -> tuple:
+    """:func:`solve_rounds` at β from each start in turn ((splits, unknowns), or a callable
+    returning one or None) until one meets both the residual and the gap tolerance; the best
+    attempt otherwise (a root before a failed Newton, then the smaller gap).
+    Returns (system, y, residual, gap, index of the start kept, iterations)."""
+    best, its = None, 0
+    for index, start in enumerate(starts):
+        start = start() if callable(start) else start
+        if start is None:
+            continue
+        splits, first = start
         system, y, res, gap, n = solve_rounds(System(game, beta, edges, settings.nodes, splits),
                                               first, settings)
         its += n
-        if res <= settings.residual_tol:
+        rank = (res > settings.residual_tol, res if res > settings.residual_tol else gap)
+        if best is None or rank < best[0]:
+            best = (rank, system, y, res, gap, index)
+        if _met(res, gap, settings):
             break
-    return system, y, res, gap, its
+    return (*best[1:], its)
 
 
 def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = None,
-          check_grid: bool = True) -> Solution:
+          check_grid: bool = True, below: Solution | None = None) -> Solution:
     """b̃_β of ``game`` with the convergence record (module docstring); ``converged`` is False
-    with ``status`` naming the failed test where a tolerance is not met."""
+    with ``status`` naming the failed test where a tolerance is not met. ``below``: a converged
+    solution of the same game at a lower β, carried up to β (:func:`_ladder`) where the start
+    from b* fails."""
     settings = settings or SolverSettings()
     if not (math.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be positive and finite, got {beta!r}")
     coarse = [value_grid(p, beta, settings) for p in game.priors]
     if 2 * max(len(e) for e in coarse) > settings.max_cells:
         empty = [np.full(len(e) - 1, np.nan) for e in coarse]
-        return Solution(game, beta, [midpoints(e) for e in coarse], empty, [],
+        return Solution(game, beta, [midpoints(e) for e in coarse], empty, [], start="",
                         status=f"not attempted: the refined grid exceeds max_cells = "
                                f"{settings.max_cells}")
-    system, y, res, gap, its = _solve_on(game, beta, coarse, settings, None)
-    out = _solution(system, y, residual=res, gap=gap, iterations=its)
+    system, y, res, gap, kept, its = _solve_on(
+        game, beta, coarse, settings,
+        [_start(game, coarse), lambda: _ladder(game, beta, coarse, settings, below)])
+    out = _solution(system, y, residual=res, gap=gap, iterations=its,
+                    start="b*" if kept == 0 else f"ladder from beta={below.beta:g}")
     refine = 1
     while True:
         if out.residual > settings.residual_tol or out.gap > settings.gap_tol:
@@ -268,12 +335,12 @@ def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = Non
             out.status = (f"grid change {out.grid_change:.1e} > {settings.grid_tol:.0e} after "
                           f"{int(math.log2(refine)) - 1} halvings of the cells")
             return out
-        system_f, y_f, res_f, gap_f, its_f = _solve_on(game, beta, fine, settings,
-                                                       system.refined(y, fine))
+        system_f, y_f, res_f, gap_f, _, its_f = _solve_on(
+            game, beta, fine, settings, [transfer(out, fine), _start(game, fine)])
         finer = _solution(system_f, y_f, residual=res_f, gap=gap_f,
-                          iterations=out.iterations + its_f)
+                          iterations=out.iterations + its_f, start=out.start)
         finer.grid_change = max(l2_between(finer, out, c) for c in range(game.classes))
-        out, system, y = finer, system_f, y_f
+        out = finer
     out.converged = True
     out.status = "converged"
     return out

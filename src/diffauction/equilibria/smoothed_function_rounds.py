@@ -131,13 +131,12 @@ def solve_rounds(system, y: np.ndarray, settings) -> tuple:
         gap = float(gains.max())
         if round_ == settings.max_jumps:
             break
+        jumps = unsplit_jumps(system, y, settings.gap_tol)
+        trials = [_jump_trial(system, y, jumps)] if jumps else []
         if gap > settings.gap_tol:
-            trials = _gap_trials(system, y, best, gains, settings.gap_tol)
-        else:
-            jumps = unsplit_jumps(system, y, settings.gap_tol)
-            if not jumps:
-                break
-            trials = [_jump_trial(system, y, jumps)]
+            trials += _gap_trials(system, y, best, gains, settings.gap_tol)
+        elif not jumps:
+            break
         for trial_system, trial in trials:
             trial, res_t, n = trial_system.newton(trial, settings.residual_tol,
                                                   settings.max_iterations)

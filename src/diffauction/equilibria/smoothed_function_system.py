@@ -329,23 +329,3 @@ class System:
                                     hi_b - hi_s * (hi_v - nu[i]), hi_b]
             out.append((np.array(v), np.array(b)))
         return out
-
-    def refined(self, y: np.ndarray, fine_edges: list) -> tuple:
-        """(splits, unknowns) on ``fine_edges`` (every cell halved) from the solution ``y``: the
-        bids interpolated, a split cell's jump kept in the half that holds it."""
-        count = len(self.splits)
-        parts = [np.interp(midpoints(f), v, b)
-                 for f, (v, b) in zip(fine_edges, self.curves(y), strict=True)]
-        splits, highs, thetas = [], [], []
-        for t, (c, cell) in enumerate(self.splits):
-            theta, other, own = y[self.n + count + t], y[self.n + t], self.split(y)[c][cell]
-            low, high = sorted((own, other))
-            low_share = 1.0 - theta if own <= other else theta
-            half = 2 * cell + (low_share > 0.5)  # the fine cell holding the jump
-            parts[c][2 * cell:2 * cell + 2] = [low, high]
-            parts[c][half] = low
-            splits.append((c, half))
-            highs.append(high)
-            thetas.append(1.0 - 2.0 * low_share if low_share <= 0.5 else 2.0 - 2.0 * low_share)
-        return tuple(splits), np.concatenate(parts + [np.array(highs), np.array(thetas)])
-

@@ -21,7 +21,8 @@ from diffauction.equilibria.smoothed_function import (
 from diffauction.game.priors import make_prior
 
 TABLE_COLUMNS = ["setting", "mechanism", "n_agents", "units", "priors", "beta", "agent",
-                 "converged", "status", "residual", "gap", "grid_change", "splits", "l2_bne"]
+                 "converged", "status", "start", "residual", "gap", "grid_change", "splits",
+                 "l2_bne"]
 CURVE_POINTS = 257
 SOLVER_KEYS = ("cell", "nodes", "residual_tol", "gap_tol", "grid_tol", "max_cells",
                "max_halvings")
@@ -78,16 +79,19 @@ def function_tables(section: dict, experiments: dict, mechanisms: dict
     settings = solver_settings(section)
     rows, curves, solved = [], [], {}
     for case in function_cases(section, experiments, mechanisms):
-        game = _game(case)
-        for beta in case["betas"]:
+        game, below = _game(case), None
+        for beta in sorted(case["betas"]):
             if (game, beta) not in solved:  # the same game may come from two sections
-                solved[game, beta] = solve(game, beta, settings)
+                # where b* is no start, the highest converged β below is carried up
+                solved[game, beta] = solve(game, beta, settings, below=below)
             solution = solved[game, beta]
+            below = solution if solution.converged else below
             for c, prior in enumerate(game.priors):
                 rows.append({"setting": case["setting"], "mechanism": case["mechanism"],
                              "n_agents": case["n_agents"], "units": case["units"],
                              "priors": _label(case["priors"]), "beta": beta, "agent": c,
                              "converged": solution.converged, "status": solution.status,
+                             "start": solution.start,
                              "residual": solution.residual, "gap": solution.gap,
                              "grid_change": solution.grid_change, "splits": solution.splits,
                              "l2_bne": l2_to_bne(solution, c) if solution.converged

@@ -169,7 +169,7 @@ def decomposition_latex(decomposition: pd.DataFrame) -> str:
 
 
 #: the non-linear runs (experiment, N) whose split the text quotes
-NONLINEAR_NAMED = [("nl_allpay", 2)]
+NONLINEAR_NAMED = [("nl_allpay", 2), ("nl_beta", 2), ("nl_beta", 3)]
 
 
 def decomposition_macros(d: pd.DataFrame) -> list[str]:
@@ -226,8 +226,8 @@ FUNCTION_SETTINGS = {"first_price_n2": ("FirstPriceTwo", "first price, U[0,1], $
 
 
 #: the per-setting macro families of :func:`function_macros` (``SMFn{family}{setting key}``)
-FUNCTION_FAMILIES = ["Converged", "Failed", "BetaTop", "BetaFirst", "BetaLast", "LTwoFirst",
-                     "LTwoLast", "Rate", "RateBetaMax"]
+FUNCTION_FAMILIES = ["Converged", "Failed", "Ladder", "BetaTop", "BetaFirst", "BetaLast",
+                     "LTwoFirst", "LTwoLast", "Rate", "RateBetaMax"]
 
 
 def _setting_key(setting: str, agent: int, classes: int) -> str:
@@ -264,6 +264,9 @@ def function_macros(functions: pd.DataFrame, rates: pd.DataFrame, solver: dict) 
         per_setting.update({
             f"SMFnConverged{key}": _betas(group.loc[group["converged"], "beta"]),
             f"SMFnFailed{key}": _betas(group.loc[~group["converged"], "beta"]),
+            f"SMFnLadder{key}": _betas(group.loc[group["converged"]
+                                                 & group["start"].str.startswith("ladder"),
+                                                 "beta"]),
             f"SMFnBetaTop{key}": f"{group['beta'].max():g}"})
         done = functions[(functions["setting"] == setting) & functions["converged"]]
         if len(done):  # the first and last converged temperature (mean over classes)
