@@ -139,3 +139,16 @@ def test_the_beta_ladder_reaches_a_temperature_where_b_star_is_no_start():
     assert carried.converged, carried.status
     assert alone.start == "b*" and carried.start == "ladder from beta=200"
     assert l2_to_bne(carried) < 0.7 * l2_to_bne(below)
+
+
+def test_a_gap_that_shrinks_with_the_cells_is_refined_away():
+    """Plum's setting at β = 200: on the first grid a split cell's upper part is beaten by
+    6e-7 (its indifference holds at the parts' bids, exact only as the cells shrink); halving
+    the cells closes the gap, and the solution passes every check there."""
+    settings = SolverSettings(max_cells=2100)
+    coarse = solve(PLUM, 200.0, settings, check_grid=False)
+    assert settings.gap_tol < coarse.gap < 1e-5 and "gap" in coarse.status
+    refined = solve(PLUM, 200.0, settings)
+    assert refined.converged, refined.status
+    assert refined.gap <= settings.gap_tol
+    assert len(refined.values[0]) > 1.9 * len(coarse.values[0])

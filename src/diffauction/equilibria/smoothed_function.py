@@ -45,7 +45,10 @@ is accepted when max |min(b, −r)| ≤ ``residual_tol``, no cell gains more tha
 another bid (a grid of 2000 bids on [0, max value], the best one polished by Newton steps on r),
 and halving the cells moves b̃ by less than ``grid_tol`` in L2 under the prior (by quadrature
 between the curves' points, :func:`l2_between`; the cells are halved until it does, at most
-``max_halvings`` times and within ``max_cells``; the finer solution is kept).
+``max_halvings`` times and within ``max_cells``; the finer solution is kept). A gap is also
+met by halving the cells, as long as it halves with them (a split's indifference holds at its
+parts' bids, exact only as the cells shrink) and the cells stay within
+:data:`GAP_REFINE_SHARE` of ``max_cells``.
 The equilibrium is not linear even where the BNE is (first price on U[0, 1] bids 0 below
 v ≈ 1/β and jumps near the top); :func:`linear_class_gradient` evaluates the same sums on
 linear profiles, whose root is the linear fixed point of :mod:`.smoothed_linear`.
@@ -61,7 +64,7 @@ import torch
 
 from diffauction.equilibria.registry import known_bne
 from diffauction.equilibria.smoothed import _composite_rule
-from diffauction.equilibria.smoothed_function_rounds import solve_rounds
+from diffauction.equilibria.smoothed_function_rounds import solve_rounds, transfer
 from diffauction.equilibria.smoothed_function_system import System
 from diffauction.equilibria.smoothed_function_terms import (
     cell_masses,
@@ -76,8 +79,9 @@ FUNCTION_FORMATS = ("first_price", "pay_as_bid", "all_pay")
 #: The β ladder of :func:`solve`: a solution at a lower β is carried up in steps of at most
 #: this ratio (a single step from β/2 fails where the start from b* fails).
 LADDER_RATIO = 1.1
-#: Smaller steps of a solution's curve are not carried to another grid as jumps.
-MIN_JUMP = 1e-6
+#: A best-response gap sends :func:`solve` to halved cells only while these stay within this
+#: share of ``max_cells`` (a gap that persists on the largest grids costs the most to find).
+GAP_REFINE_SHARE = 0.5
 PRIOR_TYPES = (UniformPrior, BetaPrior)
 
 
@@ -227,28 +231,6 @@ def _start(game: FunctionGame, edges: list) -> tuple:
                                for c, e in enumerate(edges)])
 
 
-def transfer(solution: Solution, edges: list) -> tuple:
-    """(splits, unknowns) on ``edges`` (halved cells, or another β's grid) from ``solution``'s
-    curves: the bids interpolated at the new midpoints; each jump (a step of the curve at ν) a
-    split cell where ν falls, its own bid the lower side, its second bid the higher one on the
-    share above ν. A split whose two bids (nearly) agree is no jump and is not carried: its
-    indifference equation would leave the share undetermined."""
-    parts, splits, highs, shares = [], [], [], []
-    for c, (v, b, e) in enumerate(zip(solution.values, solution.bids, edges, strict=True)):
-        part = np.interp(midpoints(e), v, b)
-        for k in np.flatnonzero((np.diff(v) < 1e-12) & (np.diff(b) > MIN_JUMP)):
-            cell = int(np.clip(np.searchsorted(e, v[k], side="right") - 1, 0, len(e) - 2))
-            if (c, cell) in splits:
-                continue
-            part[cell] = b[k]
-            splits.append((c, cell))
-            highs.append(b[k + 1])
-            shares.append(float(np.clip((e[cell + 1] - v[k]) / (e[cell + 1] - e[cell]),
-                                        0.01, 0.99)))
-        parts.append(part)
-    return tuple(splits), np.concatenate(parts + [np.array(highs), np.array(shares)])
-
-
 def _met(res: float, gap: float, settings: SolverSettings) -> bool:
     return res <= settings.residual_tol and gap <= settings.gap_tol
 
@@ -317,22 +299,29 @@ def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = Non
         [_start(game, coarse), lambda: _ladder(game, beta, coarse, settings, below)])
     out = _solution(system, y, residual=res, gap=gap, iterations=its,
                     start="b*" if kept == 0 else f"ladder from beta={below.beta:g}")
-    refine = 1
+    refine, last_gap = 1, math.inf
     while True:
-        if out.residual > settings.residual_tol or out.gap > settings.gap_tol:
+        # a gap that shrinks with the cells (a split's indifference is exact only as the cells
+        # shrink) gets finer cells, within GAP_REFINE_SHARE of max_cells; one that does not
+        # halve is a failure
+        gap_failed = out.gap > settings.gap_tol and (
+            not check_grid or out.gap > last_gap / 2
+            or 2 * max(len(v) for v in out.values) > GAP_REFINE_SHARE * settings.max_cells)
+        if out.residual > settings.residual_tol or gap_failed:
             out.status = (f"Newton: residual {out.residual:.1e} > {settings.residual_tol:.0e}"
                           if out.residual > settings.residual_tol else
                           f"best-response gap {out.gap:.1e} > {settings.gap_tol:.0e}")
             return out
-        if not check_grid:
-            break
-        if out.grid_change <= settings.grid_tol:
+        if not check_grid or (out.grid_change <= settings.grid_tol
+                              and out.gap <= settings.gap_tol):
             break
         refine *= 2
         fine = [value_grid(p, beta, settings, refine=refine) for p in game.priors]
         if (max(len(e) for e in fine) > settings.max_cells
                 or refine > 2 ** settings.max_halvings):
-            out.status = (f"grid change {out.grid_change:.1e} > {settings.grid_tol:.0e} after "
+            out.status = (f"best-response gap {out.gap:.1e} > {settings.gap_tol:.0e}"
+                          if out.gap > settings.gap_tol else
+                          f"grid change {out.grid_change:.1e} > {settings.grid_tol:.0e} after "
                           f"{int(math.log2(refine)) - 1} halvings of the cells")
             return out
         system_f, y_f, res_f, gap_f, _, its_f = _solve_on(
@@ -340,7 +329,7 @@ def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = Non
         finer = _solution(system_f, y_f, residual=res_f, gap=gap_f,
                           iterations=out.iterations + its_f, start=out.start)
         finer.grid_change = max(l2_between(finer, out, c) for c in range(game.classes))
-        out = finer
+        out, last_gap = finer, out.gap
     out.converged = True
     out.status = "converged"
     return out

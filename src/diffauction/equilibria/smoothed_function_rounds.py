@@ -1,6 +1,7 @@
 """The rounds of :mod:`.smoothed_function`'s solver around Newton's method
 (:class:`.smoothed_function_system.System`): the best-response check of a root, the jumps of b̃
-that fall between two cells, and the rounds that give each jump a split cell."""
+that fall between two cells, the rounds that give each jump a split cell, and the transfer of a
+solution to another grid."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ import numpy as np
 from diffauction.equilibria.smoothed_function_terms import (
     condition,
     kernels,
+    midpoints,
     utility,
     win_probability,
 )
+
+#: Smaller steps of a solution's curve are not carried to another grid as jumps.
+MIN_JUMP = 1e-6
 
 
 def best_responses(system, y: np.ndarray, points: int = 2000, polish: int = 4) -> tuple:
@@ -147,3 +152,26 @@ def solve_rounds(system, y: np.ndarray, settings) -> tuple:
         else:
             break
     return system, y, res, gap, its
+
+
+def transfer(solution, edges: list) -> tuple:
+    """(splits, unknowns) on ``edges`` (halved cells, or another β's grid) from the curves of
+    ``solution`` (a :class:`.smoothed_function.Solution`): the bids interpolated at the new
+    midpoints; each jump (a step of the curve at ν) a split cell where ν falls, its own bid the
+    lower side, its second bid the higher one on the share above ν. A split whose two bids
+    (nearly) agree is no jump and is not carried: its indifference equation would leave the
+    share undetermined."""
+    parts, splits, highs, shares = [], [], [], []
+    for c, (v, b, e) in enumerate(zip(solution.values, solution.bids, edges, strict=True)):
+        part = np.interp(midpoints(e), v, b)
+        for k in np.flatnonzero((np.diff(v) < 1e-12) & (np.diff(b) > MIN_JUMP)):
+            cell = int(np.clip(np.searchsorted(e, v[k], side="right") - 1, 0, len(e) - 2))
+            if (c, cell) in splits:
+                continue
+            part[cell] = b[k]
+            splits.append((c, cell))
+            highs.append(b[k + 1])
+            shares.append(float(np.clip((e[cell + 1] - v[k]) / (e[cell + 1] - e[cell]),
+                                        0.01, 0.99)))
+        parts.append(part)
+    return tuple(splits), np.concatenate(parts + [np.array(highs), np.array(shares)])

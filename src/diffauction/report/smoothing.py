@@ -169,7 +169,7 @@ def decomposition_latex(decomposition: pd.DataFrame) -> str:
 
 
 #: the non-linear runs (experiment, N) whose split the text quotes
-NONLINEAR_NAMED = [("nl_allpay", 2), ("nl_beta", 2), ("nl_beta", 3)]
+NONLINEAR_NAMED = [("nl_allpay", 2), ("nl_allpay", 3), ("nl_beta", 2), ("nl_beta", 3)]
 
 
 def decomposition_macros(d: pd.DataFrame) -> list[str]:
