@@ -92,6 +92,7 @@ def test_report_macros_are_unique_and_tables_render():
     assert r"\newcommand{\SMFnLadderPlum}{50}" in out["macros"]
     assert r"\newcommand{\SMFnLadderFirstPriceTwo}{none}" in out["macros"]
     assert r"\newcommand{\SMNonlinearSmoothingNlAllpayTwo}{--}" in out["macros"]
+    assert r"\newcommand{\SMMechNoiseAllPay}{--}" in out["macros"]
     assert r"\label{tab:smfixed}" in out["fixed"]
     assert r"\label{tab:smdecomp}" in out["decomposition"]
     assert r"\label{tab:smfunctions}" in out["functions"] and "strong" in out["functions"]

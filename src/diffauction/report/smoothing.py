@@ -168,6 +168,9 @@ def decomposition_latex(decomposition: pd.DataFrame) -> str:
         label="tab:smdecomp")
 
 
+#: the mechanisms of the comparison whose split the text quotes
+MECHANISMS_NAMED = ["first_price", "second_price", "uniform_price", "pay_as_bid", "all_pay"]
+
 #: the non-linear runs (experiment, N) whose split the text quotes
 NONLINEAR_NAMED = [("nl_allpay", 2), ("nl_allpay", 3), ("nl_beta", 2), ("nl_beta", 3)]
 
@@ -205,13 +208,14 @@ def decomposition_macros(d: pd.DataFrame) -> list[str]:
     mech = known[(known["experiment"] == "mechanism_comparison")
                  & (known["beta_final"] == MECHANISM_BETA)]
     lines.append(macro("SMMechBeta", f"{MECHANISM_BETA:g}"))
+    # the mechanisms the text names get "--" where a configuration has no split for them
+    parts = ("Total", "Noise", "Smoothing", "Class")
+    columns = ("l2_total_mean", "l2_to_smoothed_mean", "l2_smoothing", "l2_class")
+    split = {f"SMMech{part}{camel(m)}": MISSING for m in MECHANISMS_NAMED for part in parts}
     for _, row in mech.iterrows():
-        key = camel(row["mechanism"])
-        lines += [macro(f"SMMechTotal{key}", _small(row["l2_total_mean"]).strip("$")),
-                  macro(f"SMMechNoise{key}", _small(row["l2_to_smoothed_mean"]).strip("$")),
-                  macro(f"SMMechSmoothing{key}", _small(row["l2_smoothing"]).strip("$")),
-                  macro(f"SMMechClass{key}", _small(row["l2_class"]).strip("$"))]
-    return lines
+        split.update({f"SMMech{part}{camel(row['mechanism'])}": _small(row[c]).strip("$")
+                      for part, c in zip(parts, columns, strict=True)})
+    return lines + [macro(name, value) for name, value in split.items()]
 
 
 #: macro-name parts and table labels of the bid-function solver's settings
