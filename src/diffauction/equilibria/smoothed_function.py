@@ -301,28 +301,26 @@ def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = Non
                     start="b*" if kept == 0 else f"ladder from beta={below.beta:g}")
     refine, last_gap = 1, math.inf
     while True:
-        # a gap that shrinks with the cells (a split's indifference is exact only as the cells
-        # shrink) gets finer cells, within GAP_REFINE_SHARE of max_cells; one that does not
-        # halve is a failure
-        gap_failed = out.gap > settings.gap_tol and (
-            not check_grid or out.gap > last_gap / 2
-            or 2 * max(len(v) for v in out.values) > GAP_REFINE_SHARE * settings.max_cells)
-        if out.residual > settings.residual_tol or gap_failed:
-            out.status = (f"Newton: residual {out.residual:.1e} > {settings.residual_tol:.0e}"
-                          if out.residual > settings.residual_tol else
-                          f"best-response gap {out.gap:.1e} > {settings.gap_tol:.0e}")
+        if out.residual > settings.residual_tol:
+            out.status = f"Newton: residual {out.residual:.1e} > {settings.residual_tol:.0e}"
             return out
-        if not check_grid or (out.grid_change <= settings.grid_tol
-                              and out.gap <= settings.gap_tol):
+        # a gap that halves with the cells (a split's indifference is exact only as the cells
+        # shrink) gets finer cells, within GAP_REFINE_SHARE of max_cells
+        gap_met = out.gap <= settings.gap_tol
+        gap_status = f"best-response gap {out.gap:.1e} > {settings.gap_tol:.0e}"
+        if not gap_met and (not check_grid or out.gap > last_gap / 2):
+            out.status = gap_status
+            return out
+        if not check_grid or (gap_met and out.grid_change <= settings.grid_tol):
             break
         refine *= 2
         fine = [value_grid(p, beta, settings, refine=refine) for p in game.priors]
-        if (max(len(e) for e in fine) > settings.max_cells
-                or refine > 2 ** settings.max_halvings):
-            out.status = (f"best-response gap {out.gap:.1e} > {settings.gap_tol:.0e}"
-                          if out.gap > settings.gap_tol else
-                          f"grid change {out.grid_change:.1e} > {settings.grid_tol:.0e} after "
-                          f"{int(math.log2(refine)) - 1} halvings of the cells")
+        cells = max(len(e) for e in fine)
+        if (cells > settings.max_cells or refine > 2 ** settings.max_halvings
+                or (not gap_met and cells > GAP_REFINE_SHARE * settings.max_cells)):
+            out.status = gap_status if not gap_met else (
+                f"grid change {out.grid_change:.1e} > {settings.grid_tol:.0e} after "
+                f"{int(math.log2(refine)) - 1} halvings of the cells")
             return out
         system_f, y_f, res_f, gap_f, _, its_f = _solve_on(
             game, beta, fine, settings, [transfer(out, fine), _start(game, fine)])

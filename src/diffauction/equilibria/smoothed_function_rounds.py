@@ -30,12 +30,11 @@ def best_responses(system, y: np.ndarray, points: int = 2000, polish: int = 4) -
     xs = np.linspace(0.0, float(max(v[-1] for v in system.values)), points)
     best_bids, gains = [], []
     for c in range(system.game.classes):
-        own = [t for t, (cls, _) in enumerate(system.splits) if cls == c]
-        cells = np.array([cell for cls, cell in system.splits if cls == c], int)
+        own, cells = system.own(c)
         (v_b, v_h, _), _ = system.split_points(y, c)
         v = np.concatenate([system.values[c], v_h])
         v[cells] = v_b
-        bids = np.concatenate([parts[c], y[[system.n + t for t in own]]])
+        bids = np.concatenate([parts[c], y[system.n + own]])
         m, w, _ = system.atoms(y, c)
         u_grid = utility(mech, v[:, None], xs[None, :], win_probability(xs, m, w, beta))
         x = xs[np.argmax(u_grid, axis=1)]

@@ -85,6 +85,11 @@ class System:
     def split(self, y: np.ndarray) -> list:
         return [y[self.offsets[c]:self.offsets[c + 1]] for c in range(self.game.classes)]
 
+    def own(self, c: int) -> tuple:
+        """(indices t in ``splits``, cells) of class c's split cells, as integer arrays."""
+        pairs = [(t, cell) for t, (cls, cell) in enumerate(self.splits) if cls == c]
+        return np.array([t for t, _ in pairs], int), np.array([cell for _, cell in pairs], int)
+
     def atoms(self, y: np.ndarray, c: int) -> tuple:
         """(bids, probabilities, unknown index of each bid) of the atoms class c bids against."""
         o, count = self.game.opponent(c), len(self.splits)
@@ -108,12 +113,10 @@ class System:
         higher one [ν, e_{j+1}]; each is optimal at its part's midpoint, and ν is indifferent
         between them. ([v_b, v_h, ν], [∂v_b/∂θ, ∂v_h/∂θ, ∂ν/∂θ]), arrays of shape [3, splits]."""
         count = len(self.splits)
-        own = [t for t, (cls, _) in enumerate(self.splits) if cls == c]
-        cells = np.array([cell for cls, cell in self.splits if cls == c], int)
+        own, cells = self.own(c)
         left, right = self.edges[c][cells], self.edges[c][cells + 1]
         width = right - left
-        b, h = self.split(y)[c][cells], y[[self.n + t for t in own]]
-        theta = y[[self.n + count + t for t in own]]
+        b, h, theta = self.split(y)[c][cells], y[self.n + own], y[self.n + count + own]
         b_low = b <= h
         nu = left + np.where(b_low, 1.0 - theta, theta) * width
         d_nu = np.where(b_low, -width, width)
@@ -131,18 +134,16 @@ class System:
         jac = np.zeros((size, size)) if jacobian else None
         for c in range(self.game.classes):
             m, w, index = self.atoms(y, c)
-            own = [t for t, (cls, _) in enumerate(self.splits) if cls == c]
-            cells = np.array([cell for cls, cell in self.splits if cls == c], int)
+            own, cells = self.own(c)
             k, n_c = len(own), len(parts[c])
             (v_b, v_h, nu), d_points = self.split_points(y, c)
-            h = y[[self.n + t for t in own]]
+            h = y[self.n + own]
             v = np.concatenate([self.values[c], v_h, nu, nu])
             v[cells] = v_b
             x = np.concatenate([parts[c], h, parts[c][cells], h])
             terms = _atom_terms(mech, v, x, m, w, self.beta, derivatives=jacobian)
             rows = np.arange(self.offsets[c], self.offsets[c + 1])
-            split_rows = np.array([self.n + t for t in own], int)
-            theta_rows = np.array([self.n + count + t for t in own], int)
+            split_rows, theta_rows = self.n + own, self.n + count + own
             at_nu_b, at_nu_h = slice(n_c + k, n_c + 2 * k), slice(n_c + 2 * k, n_c + 3 * k)
             f[rows] = terms["r"][:n_c]
             f[split_rows] = terms["r"][n_c:n_c + k]
@@ -307,13 +308,12 @@ class System:
         out = []
         for c, part in enumerate(self.split(y)):
             v, b = list(self.values[c]), list(part)
-            own = [t for t, (cls, _) in enumerate(self.splits) if cls == c]
-            if not own:
+            own, cells = self.own(c)
+            if not len(own):
                 out.append((np.array(v), np.array(b)))
                 continue
             (v_b, v_h, nu), _ = self.split_points(y, c)
-            cells = [cell for cls, cell in self.splits if cls == c]
-            bids_b, bids_h = part[cells], y[[self.n + t for t in own]]
+            bids_b, bids_h = part[cells], y[self.n + own]
             m, w, _ = self.atoms(y, c)
             points, bids = np.concatenate([v_b, v_h]), np.concatenate([bids_b, bids_h])
             p, p1, p2, _, _ = kernels(bids, m, w, self.beta)
