@@ -20,7 +20,7 @@ from diffauction.equilibria.smoothed_function import (
     transfer,
     value_grid,
 )
-from diffauction.equilibria.smoothed_function_rounds import unsplit_jumps
+from diffauction.equilibria.smoothed_function_rounds import solve_rounds, unsplit_jumps
 from diffauction.equilibria.smoothed_function_system import System
 from diffauction.equilibria.smoothed_function_terms import midpoints
 from diffauction.game.priors import BetaPrior, UniformPrior
@@ -152,3 +152,36 @@ def test_a_gap_that_shrinks_with_the_cells_is_refined_away():
     assert refined.converged, refined.status
     assert refined.gap <= settings.gap_tol
     assert len(refined.values[0]) > 1.9 * len(coarse.values[0])
+
+
+def test_a_jump_that_leaves_its_split_cell_is_given_the_cell_it_moved_to():
+    """First price (N = 2) solved at β = 100, then asked for β = 120 on the same cells: b̃'s
+    jump moves out of its split cell, Newton drives the share to a bound and finds no root;
+    without that split (the jump now between two cells) Newton does, and the rounds split the
+    cell the jump moved to (without continuation, which finds the root another way)."""
+    settings = SolverSettings()
+    below = solve(FIRST_PRICE_2, 100.0, settings, check_grid=False)
+    assert below.converged
+    edges = [value_grid(UniformPrior(), 100.0, settings)]
+    splits, y = transfer(below, edges)
+    assert splits == ((0, 95),)
+    system = System(FIRST_PRICE_2, 120.0, edges, settings.nodes, splits)
+    stuck, res, _ = system._damped_newton(y, settings.residual_tol, settings.max_iterations)
+    assert res > 1e-3 and stuck[system.n + 1] in (0.0, 1.0)  # the share at a bound
+    moved, _, res, gap, _ = solve_rounds(system, y, settings, fallback=False)
+    assert res <= settings.residual_tol and gap <= settings.gap_tol
+    assert (0, 96) in moved.splits
+
+
+def test_a_failed_ladder_step_is_retried_shorter():
+    """All-pay (N = 2) at β = 400: b* leaves top cells that a lower bid beats; the solution at
+    β = 200 carried up in steps of 10 % fails where its pools at the top change, and with the
+    failed steps halved it reaches β = 400 and passes every check, nearer b* than at 200."""
+    settings = SolverSettings(max_cells=2100)
+    alone = solve(ALL_PAY_2, 400.0, settings)
+    assert not alone.converged and "gap" in alone.status
+    below = solve(ALL_PAY_2, 200.0, settings)
+    carried = solve(ALL_PAY_2, 400.0, settings, below=below)
+    assert carried.converged, carried.status
+    assert carried.start == "ladder from beta=200"
+    assert l2_to_bne(carried) < 0.8 * l2_to_bne(below)

@@ -40,7 +40,9 @@ two cells (their midpoints straddle ν, so neither gains by the other's bid: all
 zero bids at its participation threshold). Where the start from b* fails, a converged solution
 at a lower β is carried up in steps of β of at most :data:`LADDER_RATIO` (one step from β/2 did
 not help), each solved on its own grid from the one before (:func:`transfer` moves a solution's
-curve and jumps to another grid, as it does to the halved cells of the grid check). A solution
+curve and jumps to another grid, as it does to the halved cells of the grid check); a step that
+fails is halved and retried (all-pay's pools at the top and Plum's jumps change with β: steps of
+10 % fail at some β where steps of 1 % pass). A solution
 is accepted when max |min(b, −r)| ≤ ``residual_tol``, no cell gains more than ``gap_tol`` by
 another bid (a grid of 2000 bids on [0, max value], the best one polished by Newton steps on r),
 and halving the cells moves b̃ by less than ``grid_tol`` in L2 under the prior (by quadrature
@@ -77,8 +79,14 @@ from diffauction.game.priors import BetaPrior, UniformPrior
 
 FUNCTION_FORMATS = ("first_price", "pay_as_bid", "all_pay")
 #: The β ladder of :func:`solve`: a solution at a lower β is carried up in steps of at most
-#: this ratio (a single step from β/2 fails where the start from b* fails).
+#: this ratio (a single step from β/2 fails where the start from b* fails), a failed step halved
+#: (in log β) down to this ratio, at most this many solves.
 LADDER_RATIO = 1.1
+LADDER_MIN_RATIO = 1.002
+#: Steps of the ladder longer than this ratio skip Newton's continuation fallback
+#: (:meth:`System.newton`): a failed step is retried shorter, which costs less.
+LADDER_FALLBACK_RATIO = 1.02
+LADDER_MAX_RUNGS = 120
 #: A best-response gap sends :func:`solve` to halved cells only while these stay within this
 #: share of ``max_cells`` (a gap that persists on the largest grids costs the most to find).
 GAP_REFINE_SHARE = 0.5
@@ -237,23 +245,32 @@ def _met(res: float, gap: float, settings: SolverSettings) -> bool:
 
 def _ladder(game: FunctionGame, beta: float, edges: list, settings: SolverSettings,
             below: Solution | None) -> tuple | None:
-    """A start at β carried up from ``below`` (a converged solution at a lower β): the
-    temperatures in between in geometric steps of at most :data:`LADDER_RATIO`, each solved on
-    its own grid (no grid check) from the one before; None where a step fails."""
+    """A start at β carried up from ``below`` (a converged solution at a lower β): geometric
+    steps of β of at most :data:`LADDER_RATIO`, each solved on its own grid (no grid check) from
+    the one before. A step that fails is halved and retried (the solution's jumps and pools
+    change with β, and a long step lands off their branch); one that succeeds lets the next
+    grow by half again. None where a step below :data:`LADDER_MIN_RATIO` fails or
+    :data:`LADDER_MAX_RUNGS` solves did not reach β."""
     if below is None or not below.converged or below.beta >= beta:
         return None
-    steps = math.ceil(math.log(beta / below.beta) / math.log(LADDER_RATIO))
-    current = below
-    for k in range(1, steps):
-        rung = below.beta * (beta / below.beta) ** (k / steps)
+    current, step = below, math.log(LADDER_RATIO)
+    for _ in range(LADDER_MAX_RUNGS):
+        rung = min(beta, current.beta * math.exp(step))
         rung_edges = [value_grid(p, rung, settings) for p in game.priors]
         splits, first = transfer(current, rung_edges)
         system, y, res, gap, _ = solve_rounds(
-            System(game, rung, rung_edges, settings.nodes, splits), first, settings)
-        if not _met(res, gap, settings):
-            return None
-        current = _solution(system, y)
-    return transfer(current, edges)
+            System(game, rung, rung_edges, settings.nodes, splits), first, settings,
+            fallback=step < math.log(LADDER_FALLBACK_RATIO))
+        if _met(res, gap, settings):
+            current = _solution(system, y)
+            if rung == beta:
+                return transfer(current, edges)
+            step = min(1.5 * step, math.log(LADDER_RATIO))
+        else:
+            step *= 0.5
+            if step < math.log(LADDER_MIN_RATIO):
+                return None
+    return None
 
 
 def _solve_on(game: FunctionGame, beta: float, edges: list, settings: SolverSettings,

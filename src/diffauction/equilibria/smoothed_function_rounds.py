@@ -120,13 +120,24 @@ def _jump_trial(system, y: np.ndarray, jumps: list) -> tuple:
     return system, y
 
 
-def solve_rounds(system, y: np.ndarray, settings) -> tuple:
-    """Newton, then rounds: while some cell has a better response than its bid by more than
+def solve_rounds(system, y: np.ndarray, settings, fallback: bool = True) -> tuple:
+    """Newton (again without the splits whose share reached 0 or 1, where it fails), then
+    rounds: while some cell has a better response than its bid by more than
     ``gap_tol`` (another local maximum of ũ(v, ·): b̃ jumps there), try the splits and moves of
     :func:`_gap_trials`; when none does, give each jump between two cells a split cell
-    (:func:`unsplit_jumps`). A round whose Newton fails is undone; at most ``max_jumps`` rounds:
+    (:func:`unsplit_jumps`). A round whose Newton fails is undone; at most ``max_jumps`` rounds;
+    ``fallback``: Newton's continuation where it fails (:meth:`System.newton`):
     (system, y, residual, gap, iterations)."""
-    y, res, its = system.newton(y, settings.residual_tol, settings.max_iterations)
+    y, res, its = system.newton(y, settings.residual_tol, settings.max_iterations, fallback)
+    settled, y_settled = system.settle_splits(y)
+    if res > settings.residual_tol and settled.splits != system.splits:
+        # a jump left its split cell (its share reached 0 or 1): without that split the jump
+        # lies between two cells, where the rounds give the cell it moved to a split
+        y_settled, res_settled, n = settled.newton(y_settled, settings.residual_tol,
+                                                   settings.max_iterations, fallback)
+        its += n
+        if res_settled < res:
+            system, y, res = settled, y_settled, res_settled
     if res > settings.residual_tol:
         return system, y, res, math.inf, its
     for round_ in range(settings.max_jumps + 1):
@@ -143,7 +154,7 @@ def solve_rounds(system, y: np.ndarray, settings) -> tuple:
             break
         for trial_system, trial in trials:
             trial, res_t, n = trial_system.newton(trial, settings.residual_tol,
-                                                  settings.max_iterations)
+                                                  settings.max_iterations, fallback)
             its += n
             if res_t <= settings.residual_tol:
                 system, y, res = trial_system, trial, res_t

@@ -42,13 +42,14 @@ def _atom_terms(mechanism: str, v, x, m, w, beta: float, derivatives: bool = Tru
     and (with ``derivatives``) the derivatives of u and r in every m_j and w_j
     ([len(x), len(m)])."""
     s = expit(beta * (x[:, None] - m[None, :]))
-    d = s * (1.0 - s)
-    k1 = beta * d
-    k2 = beta * (1.0 - 2.0 * s) * k1
-    p, p1, p2 = s @ w, k1 @ w, k2 @ w
-    r, dr_dx = condition(mechanism, v, x, p, p1, p2)
-    if not derivatives:  # the residual alone (line searches)
+    k1 = beta * s * (1.0 - s)
+    p, p1 = s @ w, k1 @ w
+    if not derivatives:  # the residual alone (line searches): r does not need P''
+        r = condition(mechanism, v, x, p, p1, np.zeros_like(p))[0]
         return {"u": utility(mechanism, v, x, p), "r": r, "p": p}
+    k2 = beta * (1.0 - 2.0 * s) * k1
+    p2 = k2 @ w
+    r, dr_dx = condition(mechanism, v, x, p, p1, p2)
     # ∂P/∂m_j = −K1_j w_j, ∂P'/∂m_j = −K2_j w_j, ∂P/∂w_j = σ_j, ∂P'/∂w_j = K1_j
     scale = (v if mechanism == "all_pay" else v - x)[:, None]
     du_dm, du_dw = -scale * k1 * w, scale * s
@@ -200,13 +201,14 @@ class System:
         y[self.n + len(self.splits):] = np.clip(y[self.n + len(self.splits):], 0.0, 1.0)
         return y
 
-    def newton(self, y: np.ndarray, tol: float, max_iterations: int) -> tuple:
+    def newton(self, y: np.ndarray, tol: float, max_iterations: int,
+               fallback: bool = True) -> tuple:
         """Semismooth Newton with backtracking on ½‖F‖² from ``y``; where it fails (its line
         search stalls, or it runs out of iterations), pseudo-transient continuation from ``y``
-        (:meth:`continuation`) and Newton again from where that ends: (y, max|F|, iterations)
-        of the smallest residual reached."""
+        (:meth:`continuation`) and Newton again from where that ends, unless ``fallback`` is
+        False: (y, max|F|, iterations) of the smallest residual reached."""
         best = self._damped_newton(y, tol, max_iterations)
-        if best[1] <= tol:
+        if best[1] <= tol or not fallback:
             return best
         y_c, res_c, its_c = self.continuation(y, tol)
         its = best[2] + its_c
