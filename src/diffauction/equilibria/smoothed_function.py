@@ -83,10 +83,10 @@ FUNCTION_FORMATS = ("first_price", "pay_as_bid", "all_pay")
 #: (in log β) down to this ratio, at most this many solves.
 LADDER_RATIO = 1.1
 LADDER_MIN_RATIO = 1.002
+LADDER_MAX_RUNGS = 120
 #: Steps of the ladder longer than this ratio skip Newton's continuation fallback
 #: (:meth:`System.newton`): a failed step is retried shorter, which costs less.
 LADDER_FALLBACK_RATIO = 1.02
-LADDER_MAX_RUNGS = 120
 #: A best-response gap sends :func:`solve` to halved cells only while these stay within this
 #: share of ``max_cells`` (a gap that persists on the largest grids costs the most to find).
 GAP_REFINE_SHARE = 0.5

@@ -129,8 +129,8 @@ def solve_rounds(system, y: np.ndarray, settings, fallback: bool = True) -> tupl
     ``fallback``: Newton's continuation where it fails (:meth:`System.newton`):
     (system, y, residual, gap, iterations)."""
     y, res, its = system.newton(y, settings.residual_tol, settings.max_iterations, fallback)
-    settled, y_settled = system.settle_splits(y)
-    if res > settings.residual_tol and settled.splits != system.splits:
+    settled, y_settled = system.settle_splits(y) if res > settings.residual_tol else (system, y)
+    if settled.splits != system.splits:
         # a jump left its split cell (its share reached 0 or 1): without that split the jump
         # lies between two cells, where the rounds give the cell it moved to a split
         y_settled, res_settled, n = settled.newton(y_settled, settings.residual_tol,
