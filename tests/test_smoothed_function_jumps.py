@@ -15,6 +15,7 @@ from diffauction.equilibria.smoothed_function import (
     _solution,
     _solve_on,
     _start,
+    grids,
     l2_to_bne,
     solve,
     transfer,
@@ -27,6 +28,7 @@ from diffauction.game.priors import BetaPrior, UniformPrior
 
 FIRST_PRICE_2 = FunctionGame("first_price", 2, (UniformPrior(),))
 ALL_PAY_2 = FunctionGame("all_pay", 2, (UniformPrior(),))
+ALL_PAY_3 = FunctionGame("all_pay", 3, (UniformPrior(),))
 PLUM = FunctionGame("first_price", 2, (UniformPrior(0.0, 0.5), UniformPrior(0.0, 1.0)))
 
 
@@ -185,3 +187,32 @@ def test_a_failed_ladder_step_is_retried_shorter():
     assert carried.converged, carried.status
     assert carried.start == "ladder from beta=200"
     assert l2_to_bne(carried) < 0.8 * l2_to_bne(below)
+
+
+@pytest.mark.parametrize("game", [FIRST_PRICE_2, ALL_PAY_2, ALL_PAY_3, PLUM,
+                                  FunctionGame("first_price", 2, (BetaPrior(2.0, 5.0),))])
+def test_a_cell_of_b_star_bids_within_the_sigma_layer(game):
+    """Each cell of the grid at β bids over at most cell/β under b* (the σ layer, 1/β wide, is
+    wider than a cell's bid range): all-pay's b* = (N − 1)/N v^N rises by 2 per unit of value at
+    the top for N = 3, so its cells are half as wide as for N = 2, whose slope is at most 1."""
+    settings, beta = SolverSettings(), 100.0
+    for c, edges in enumerate(grids(game, beta, settings)):
+        assert np.diff(game.bne(c, edges)).max() <= settings.cell / beta * (1 + 1e-3)
+    assert game.bid_spread(0) == pytest.approx(
+        {ALL_PAY_3: 2.0, ALL_PAY_2: 1.0, FIRST_PRICE_2: 0.5}.get(game, game.bid_spread(0)),
+        rel=1e-3)
+    if game == ALL_PAY_3:
+        assert len(grids(game, beta, settings)[0]) > 1.9 * len(grids(ALL_PAY_2, beta,
+                                                                    settings)[0])
+
+
+@pytest.mark.slow
+def test_all_pay_with_three_bidders_converges_at_beta_400():
+    """All-pay (N = 3) at β = 400, the temperature its networks end at: on cells whose bid
+    range stays within the σ layer the β ladder from 200 reaches it and passes every check
+    (the grid check included), nearer b* than at 200 (about 1/β)."""
+    settings = SolverSettings(max_cells=2100)
+    below = solve(ALL_PAY_3, 200.0, settings)
+    carried = solve(ALL_PAY_3, 400.0, settings, below=below)
+    assert carried.converged, carried.status
+    assert 0.4 < l2_to_bne(carried) / l2_to_bne(below) < 0.6

@@ -19,10 +19,11 @@ any non-decreasing b), for two asymmetric bidders the other bidder's value. Bids
 so an equilibrium solves the complementarity problem min(b(v), −r(v, b(v))) = 0 at every value.
 
 Discretisation (:mod:`.smoothed_function_system`): the values' support is cut into cells (uniform,
-width ≤ ``cell``/β of the support, refined geometrically towards both ends, where b̃ has features
-of size 1/β: zero bids below v ≈ 1/β, a jump near the top); each cell bids one bid b_j at its
-midpoint and, as a competitor, puts the cell's probability (Gauss–Legendre, ``nodes`` points) on
-that bid. The σ layer is wider than a cell's bid range, so P = Σ_j w_j σ(β(x − b_j)) converges
+width ≤ ``cell``/(β s) of the support, s ≥ 1 the steepest slope of b* in bids per support width,
+refined geometrically towards both ends, where b̃ has features of size 1/β: zero bids below
+v ≈ 1/β, a jump near the top); each cell bids one bid b_j at its midpoint and, as a competitor,
+puts the cell's probability (Gauss–Legendre, ``nodes`` points) on that bid. The σ layer is wider
+than a cell's bid range (at most ``cell``/β under b*), so P = Σ_j w_j σ(β(x − b_j)) converges
 fast. Where b̃ jumps (the marginal value ν indifferent between two local maxima of ũ(v, ·)),
 the cell holding the jump is split: a share θ of it bids a second bid h, the lower bid on the
 part of the cell below ν, the higher above; each bid's first-order condition holds at its part's
@@ -98,7 +99,7 @@ class SolverSettings:
     """Discretisation and tolerances of :func:`solve` (config
     ``smoothing_theory.function_solver``)."""
 
-    cell: float = 1.0           # interior cell width ≤ cell/β (in units of the support width)
+    cell: float = 1.0           # cell width ≤ cell/β of the support, and its b* range too
     min_cells: int = 100        # at least this many interior cells
     nodes: int = 6              # Gauss–Legendre points per opponent cell
     residual_tol: float = 1e-10  # max |min(b, −r)| over the cells
@@ -173,6 +174,14 @@ class FunctionGame:
             raise ValueError(f"no BNE known for {self}")
         return known.bid(c, torch.from_numpy(np.asarray(v, float))).numpy()
 
+    def bid_spread(self, c: int, points: int = 1025) -> float:
+        """The largest slope of b* over class c's support, in bids per support width (finite
+        differences on ``points`` values): a cell of width δ of the support bids over a range
+        of about this times δ."""
+        prior = self.priors[c]
+        v = np.linspace(float(prior.low), float(prior.high), points)
+        return float(np.max(np.diff(self.bne(c, v))) * (points - 1))
+
 
 @dataclass
 class Solution:
@@ -219,18 +228,28 @@ def _solution(system, y: np.ndarray, **record) -> Solution:
 # ---------------------------------------------------------------------------
 
 
-def value_grid(prior, beta: float, settings: SolverSettings, refine: int = 1) -> np.ndarray:
-    """Nodes on [low, high]: uniform cells of width ≤ cell/β (relative to the support), with
-    nodes at geometric distances 2^j/(4β) from both ends; ``refine`` splits every cell."""
+def value_grid(prior, beta: float, settings: SolverSettings, refine: int = 1,
+               spread: float = 1.0) -> np.ndarray:
+    """Nodes on [low, high]: uniform cells of width ≤ cell/(β max(1, ``spread``)) (relative to
+    the support; ``spread`` the bid range per support width, :meth:`FunctionGame.bid_spread`),
+    with nodes at geometric distances 2^j/(4β) from both ends; ``refine`` splits every cell."""
     low, high = float(prior.low), float(prior.high)
     width = high - low
-    cells = max(settings.min_cells, math.ceil(beta / settings.cell))
+    cells = max(settings.min_cells, math.ceil(beta * max(1.0, spread) / settings.cell))
     near = width * np.exp2(np.arange(-2, 6)) / beta
     near = near[near < 0.25 * width]
     grid = np.unique(np.concatenate([np.linspace(low, high, cells + 1), low + near, high - near]))
     for _ in range(int(math.log2(refine))):
         grid = np.unique(np.concatenate([grid, 0.5 * (grid[1:] + grid[:-1])]))
     return grid
+
+
+def grids(game: FunctionGame, beta: float, settings: SolverSettings, refine: int = 1) -> list:
+    """Each class's :func:`value_grid` at β, its cells narrow enough that b* bids over less than
+    cell/β in each (the σ layer, 1/β wide, stays wider than a cell's bid range: all-pay's b*
+    rises by 2 per unit of value at the top for N = 3)."""
+    return [value_grid(p, beta, settings, refine, game.bid_spread(c))
+            for c, p in enumerate(game.priors)]
 
 
 def _start(game: FunctionGame, edges: list) -> tuple:
@@ -256,7 +275,7 @@ def _ladder(game: FunctionGame, beta: float, edges: list, settings: SolverSettin
     current, step = below, math.log(LADDER_RATIO)
     for _ in range(LADDER_MAX_RUNGS):
         rung = min(beta, current.beta * math.exp(step))
-        rung_edges = [value_grid(p, rung, settings) for p in game.priors]
+        rung_edges = grids(game, rung, settings)
         splits, first = transfer(current, rung_edges)
         system, y, res, gap, _ = solve_rounds(
             System(game, rung, rung_edges, settings.nodes, splits), first, settings,
@@ -305,7 +324,7 @@ def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = Non
     settings = settings or SolverSettings()
     if not (math.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be positive and finite, got {beta!r}")
-    coarse = [value_grid(p, beta, settings) for p in game.priors]
+    coarse = grids(game, beta, settings)
     if 2 * max(len(e) for e in coarse) > settings.max_cells:
         empty = [np.full(len(e) - 1, np.nan) for e in coarse]
         return Solution(game, beta, [midpoints(e) for e in coarse], empty, [], start="",
@@ -331,7 +350,7 @@ def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = Non
         if not check_grid or (gap_met and out.grid_change <= settings.grid_tol):
             break
         refine *= 2
-        fine = [value_grid(p, beta, settings, refine=refine) for p in game.priors]
+        fine = grids(game, beta, settings, refine)
         cells = max(len(e) for e in fine)
         if (cells > settings.max_cells or refine > 2 ** settings.max_halvings
                 or (not gap_met and cells > GAP_REFINE_SHARE * settings.max_cells)):
