@@ -16,11 +16,11 @@ from diffauction.equilibria.smoothed_function import (
     SolverSettings,
     _start,
     l2_to_bne,
-    linear_class_gradient,
     solve,
     value_grid,
 )
 from diffauction.equilibria.smoothed_function_system import System
+from diffauction.equilibria.smoothed_function_terms import linear_class_gradient
 from diffauction.equilibria.smoothed_linear import LinearGame, stationary_points
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.priors import BetaPrior, UniformPrior

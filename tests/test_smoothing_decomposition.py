@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
+from diffauction.equilibria.smoothed_linear import LinearGame, stationary_points
 from diffauction.experiments.mechanisms_analysis import linear_reference_facts
 from diffauction.experiments.smoothing import fixed_point_table, scaling_table
 from diffauction.experiments.smoothing_decomposition import decompose, mechanism_profiles
@@ -32,6 +33,19 @@ def test_a_profile_on_the_smoothed_equilibrium_is_all_smoothing():
     assert row["l2_total_mean"] == pytest.approx((0.5 - w_tilde) / math.sqrt(3), rel=1e-6)
     assert row["l2_smoothing"] == pytest.approx(row["l2_total_mean"], rel=1e-6)
     assert row["l2_class"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_crra_bidders_are_split_against_their_own_smoothed_equilibrium():
+    """First price with CRRA bidders (ρ = 0.5): a profile on the smoothed fixed point of the
+    CRRA game is all smoothing, measured from Maskin and Riley's b* = (N−1)/(N−1+ρ) v."""
+    game = LinearGame("first_price", 2, risk_aversion=0.5)
+    w_tilde = stationary_points(game, 3000.0)[0][0]
+    crra = {**profile("first_price", 2, 1, 3000.0, w_tilde), "risk_aversion": 0.5}
+    row = decompose(pd.DataFrame([crra])).iloc[0]
+    assert row["w_limit"] == pytest.approx(2 / 3) and row["w_smoothed"] == w_tilde
+    assert row["l2_to_smoothed_mean"] == pytest.approx(0.0, abs=1e-12)
+    assert row["l2_total_mean"] == pytest.approx((2 / 3 - w_tilde) / math.sqrt(3), rel=1e-6)
+    assert row["l2_smoothing"] == pytest.approx(row["l2_total_mean"], rel=1e-6)
 
 
 def test_second_price_three_bidders_has_no_smoothing_part():
@@ -140,10 +154,16 @@ def test_a_decomposed_network_gets_its_split_macros_once():
     """A non-linear run with a converged smoothed equilibrium replaces the "--" default of a run
     the text names: each macro is defined once, with the run's numbers."""
     row = {"section": "nonlinear", "experiment": "nl_allpay", "n_agents": 2, "sampler": "sobol",
-           "beta_final": 200.0, "l2_total_mean": 0.0019, "l2_to_smoothed_mean": 0.0025,
-           "l2_to_smoothed_max": 0.004, "l2_smoothing": 0.0016}
-    text = "".join(decomposition_macros(pd.DataFrame([row])))
+           "risk_aversion": 1.0, "beta_final": 200.0, "l2_total_mean": 0.0019,
+           "l2_to_smoothed_mean": 0.0025, "l2_to_smoothed_max": 0.004, "l2_smoothing": 0.0016}
+    # CRRA runs of both risk attitudes: the risk-averse one has macros of its own
+    crra = [{**row, "experiment": "nl_crra", "risk_aversion": rho, "beta_final": 3000.0,
+             "l2_smoothing": smoothing} for rho, smoothing in [(0.5, 1.1e-4), (1.0, 2.0e-4)]]
+    text = "".join(decomposition_macros(pd.DataFrame([row] + crra)))
     names = re.findall(r"\\newcommand\{\\(\w+)\}", text)
     assert len(names) == len(set(names))
     assert r"\newcommand{\SMNonlinearSmoothingNlAllpayTwo}{1.6\times10^{-3}}" in text
     assert r"\newcommand{\SMNonlinearBetaNlAllpayTwo}{200}" in text
+    assert r"\newcommand{\SMNonlinearSmoothingNlCrraRiskAverseTwo}{1.1\times10^{-4}}" in text
+    assert r"\newcommand{\SMNonlinearSmoothingNlCrraTwo}{2.0\times10^{-4}}" in text
+    assert r"\newcommand{\SMNonlinearSmoothingNlCrraRiskAverseThree}{--}" in text

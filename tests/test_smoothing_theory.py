@@ -27,10 +27,18 @@ from diffauction.equilibria.smoothing_bias import bias_expansion
 from diffauction.experiments.config import ConfigError, load_config, validate_config
 from diffauction.game.mechanisms import make_mechanism
 from diffauction.game.priors import UniformPrior
+from diffauction.game.risk import make_risk_averse
 
+CRRA = [LinearGame("first_price", 2, risk_aversion=0.5),
+        LinearGame("first_price", 3, risk_aversion=0.5)]
 GAMES = [LinearGame("first_price", 2), LinearGame("second_price", 2),
          LinearGame("third_price", 4), LinearGame("all_pay", 2), LinearGame("pay_as_bid", 3, 2),
-         LinearGame("uniform_price", 5, 2), LinearGame("second_price", 5)]
+         LinearGame("uniform_price", 5, 2), LinearGame("second_price", 5)] + CRRA
+
+
+def _id(game: LinearGame) -> str:
+    rho = f"-rho{game.risk_aversion:g}" if game.risk_aversion != 1.0 else ""
+    return f"{game.mechanism}-{game.n_agents}-{game.units}{rho}"
 
 
 def fixed_point(game: LinearGame, beta: float, nodes: int = 10) -> float:
@@ -44,7 +52,8 @@ def monte_carlo_gradient(game: LinearGame, w_own: float, w: float, beta: float,
     """Mean and standard error of v·∂ũ_0/∂b from the game layer's mechanism (the learners'
     gradient) with agent 0 bidding w_own·v and the others w·v."""
     params = {"k": game.units} if game.mechanism in ("pay_as_bid", "uniform_price") else {}
-    mechanism = make_mechanism(game.mechanism, **params)
+    mechanism = (make_risk_averse(game.mechanism, game.risk_aversion)
+                 if game.risk_aversion != 1.0 else make_mechanism(game.mechanism, **params))
     generator = torch.Generator().manual_seed(seed)
     values = torch.rand((1, samples, game.n_agents), generator=generator, dtype=torch.float64)
     slopes = torch.full((game.n_agents,), w, dtype=torch.float64)
@@ -53,7 +62,7 @@ def monte_carlo_gradient(game: LinearGame, w_own: float, w: float, beta: float,
     return float(per_sample.mean()), float(per_sample.std() / math.sqrt(samples))
 
 
-@pytest.mark.parametrize("game", GAMES, ids=lambda g: f"{g.mechanism}-{g.n_agents}-{g.units}")
+@pytest.mark.parametrize("game", GAMES, ids=_id)
 def test_quadrature_gradient_is_the_trainers_gradient(game):
     """Off the symmetric point, where every term of the utility matters."""
     w = limit_slope(game)
@@ -62,7 +71,7 @@ def test_quadrature_gradient_is_the_trainers_gradient(game):
         assert abs(float(gradient(game, w_own, w, 20.0)) - mean) < 4 * se + 1e-12
 
 
-@pytest.mark.parametrize("game", GAMES[:4], ids=lambda g: g.mechanism)
+@pytest.mark.parametrize("game", GAMES[:4] + CRRA[:1], ids=_id)
 def test_fixed_point_zeroes_the_monte_carlo_gradient(game):
     w = fixed_point(game, 25.0)
     mean, se = monte_carlo_gradient(game, w, w, 25.0, seed=1)
@@ -84,9 +93,9 @@ def test_utility_derivative_is_the_gradient():
         assert float(numeric) == pytest.approx(float(gradient(game, 0.9 * w, w, 50.0)), abs=1e-7)
 
 
-@pytest.mark.parametrize("game", [GAMES[0], GAMES[4]] + [
-    pytest.param(g, marks=pytest.mark.slow) for g in GAMES[1:4] + GAMES[5:]],
-    ids=lambda g: f"{g.mechanism}-{g.n_agents}-{g.units}")
+@pytest.mark.parametrize("game", [GAMES[0], GAMES[4], CRRA[0]] + [
+    pytest.param(g, marks=pytest.mark.slow) for g in GAMES[1:4] + GAMES[5:7] + CRRA[1:]],
+    ids=_id)
 def test_refining_the_rule_does_not_move_the_fixed_point(game):
     for beta in (5.0, 1000.0):
         if game.mechanism == "all_pay" and beta == 5.0:
@@ -111,7 +120,7 @@ def test_limits_are_the_hard_games_equilibria():
     assert limit_slope(LinearGame("all_pay", 2)) == pytest.approx(2 / 3)
 
 
-@pytest.mark.parametrize("game", GAMES, ids=lambda g: f"{g.mechanism}-{g.n_agents}-{g.units}")
+@pytest.mark.parametrize("game", GAMES, ids=_id)
 def test_large_beta_tends_to_the_limit(game):
     w = fixed_point(game, 1e5)
     assert abs(w - limit_slope(game)) < 2e-4 * max(1.0, limit_slope(game))
@@ -196,3 +205,26 @@ def test_config_block_is_checked_by_key(tmp_path):
     with pytest.raises(ConfigError, match="smoothing_theory.beta"):
         validate_config(cfg)
     assert np.isfinite(load_config("config/config.yaml")["smoothing_theory"]["nodes"])
+
+
+def test_crra_limit_is_maskin_rileys_equilibrium_and_rho_one_is_risk_neutral():
+    """First price with CRRA bidders u(x) = x^ρ: the linear class's β → ∞ limit is the BNE
+    slope (N − 1)/(N − 1 + ρ); the smoothed fixed point lies below it (the bias has the
+    risk-neutral sign) and shrinks as 1/β; as ρ → 1 it tends to the risk-neutral fixed point."""
+    prior = UniformPrior(0.0, 1.0)
+    for game in CRRA:
+        assert limit_slope(game) == pytest.approx(linear_coefficient(
+            "first_price", game.n_agents, prior, game.risk_aversion))
+        scaled = [beta * (fixed_point(game, beta) - limit_slope(game)) for beta in (1e3, 1e4)]
+        assert scaled[0] < 0 and scaled[1] == pytest.approx(scaled[0], rel=0.02)
+        assert math.isnan(bias_expansion(game).leading)  # not derived: quadrature only
+    near = LinearGame("first_price", 2, risk_aversion=1.0 - 1e-7)
+    assert fixed_point(near, 50.0) == pytest.approx(
+        fixed_point(LinearGame("first_price", 2), 50.0), abs=1e-6)
+
+
+def test_crra_is_modelled_for_first_price_only():
+    with pytest.raises(ValueError, match="risk_aversion.*first_price only"):
+        LinearGame("second_price", 2, risk_aversion=0.5)
+    with pytest.raises(ValueError, match=r"risk_aversion.*\(0, 1\]"):
+        LinearGame("first_price", 2, risk_aversion=1.5)

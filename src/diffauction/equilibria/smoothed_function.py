@@ -53,8 +53,9 @@ met by halving the cells, as long as it halves with them (a split's indifference
 parts' bids, exact only as the cells shrink) and the cells stay within
 :data:`GAP_REFINE_SHARE` of ``max_cells``.
 The equilibrium is not linear even where the BNE is (first price on U[0, 1] bids 0 below
-v ≈ 1/β and jumps near the top); :func:`linear_class_gradient` evaluates the same sums on
-linear profiles, whose root is the linear fixed point of :mod:`.smoothed_linear`.
+v ≈ 1/β and jumps near the top); :func:`.smoothed_function_terms.linear_class_gradient`
+evaluates the same sums on linear profiles, whose root is the linear fixed point of
+:mod:`.smoothed_linear`.
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ from diffauction.equilibria.smoothed import _composite_rule
 from diffauction.equilibria.smoothed_function_rounds import solve_rounds, transfer
 from diffauction.equilibria.smoothed_function_system import System
 from diffauction.equilibria.smoothed_function_terms import (
-    cell_masses,
     condition,
     kernels,
     midpoints,
@@ -370,7 +370,7 @@ def solve(game: FunctionGame, beta: float, settings: SolverSettings | None = Non
 
 
 # ---------------------------------------------------------------------------
-# distances and the linear class
+# distances
 # ---------------------------------------------------------------------------
 
 
@@ -392,23 +392,3 @@ def l2_between(a: Solution, b_or_bne, c: int = 0, nodes: int = 4) -> float:
 def l2_to_bne(solution: Solution, c: int = 0) -> float:
     """‖b̃_β − b*‖ in L2 under class c's prior."""
     return l2_between(solution, lambda v: solution.game.bne(c, v), c)
-
-
-def linear_class_gradient(game: FunctionGame, w, beta: float, cells: int = 2000,
-                          nodes: int = 6) -> np.ndarray:
-    """E[v ∂ũ/∂x] at x = w v against opponents bidding w v (the symmetric gradient of the
-    linear class), by this module's discretisation on ``cells`` uniform cells; its root is the
-    linear fixed point w̃ of :mod:`.smoothed_linear`."""
-    if game.classes != 1:
-        raise ValueError("linear_class_gradient: symmetric games only")
-    prior = game.priors[0]
-    edges = np.linspace(float(prior.low), float(prior.high), cells + 1)
-    v = midpoints(edges)
-    masses = cell_masses(game, 0, edges, nodes)
-    own = np.diff(prior.cdf(torch.from_numpy(edges)).numpy())
-    out = []
-    for slope in np.atleast_1d(np.asarray(w, float)):
-        x = slope * v
-        p, p1, p2, _, _ = kernels(x, x, masses, beta)
-        out.append(float(np.sum(own * v * condition(game.mechanism, v, x, p, p1, p2)[0])))
-    return np.asarray(out).reshape(np.shape(w))

@@ -1,11 +1,13 @@
 """The terms of the smoothed game's first-order conditions on a discrete value grid, shared by
 :mod:`.smoothed_function` and :mod:`.smoothed_function_system`: cells and their probabilities,
 the smoothed win probability against atoms of competing bids and its derivatives, and each
-format's utility ũ(v, x) and marginal utility r(v, x) (the table of :mod:`.smoothed_function`)."""
+format's utility ũ(v, x) and marginal utility r(v, x) (the table of :mod:`.smoothed_function`);
+the same sums on linear profiles (:func:`linear_class_gradient`)."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.special import expit
 
 from diffauction.equilibria.smoothed import _gauss_legendre_01
@@ -48,3 +50,24 @@ def condition(mechanism: str, v, x, p, p1, p2):
     if mechanism == "all_pay":
         return v * p1 - 1.0, v * p2
     return (v - x) * p1 - p, (v - x) * p2 - 2.0 * p1
+
+
+def linear_class_gradient(game, w, beta: float, cells: int = 2000,
+                          nodes: int = 6) -> np.ndarray:
+    """E[v ∂ũ/∂x] at x = w v against opponents bidding w v (the symmetric gradient of the
+    linear class) of a symmetric :class:`.smoothed_function.FunctionGame`, by the solver's
+    discretisation on ``cells`` uniform cells; its root is the linear fixed point w̃ of
+    :mod:`.smoothed_linear`."""
+    if game.classes != 1:
+        raise ValueError("linear_class_gradient: symmetric games only")
+    prior = game.priors[0]
+    edges = np.linspace(float(prior.low), float(prior.high), cells + 1)
+    v = midpoints(edges)
+    masses = cell_masses(game, 0, edges, nodes)
+    own = np.diff(prior.cdf(torch.from_numpy(edges)).numpy())
+    out = []
+    for slope in np.atleast_1d(np.asarray(w, float)):
+        x = slope * v
+        p, p1, p2, _, _ = kernels(x, x, masses, beta)
+        out.append(float(np.sum(own * v * condition(game.mechanism, v, x, p, p1, p2)[0])))
+    return np.asarray(out).reshape(np.shape(w))

@@ -104,7 +104,10 @@ def _truthful_expansion(game: LinearGame) -> tuple[float, float]:
 
 
 def bias_expansion(game: LinearGame) -> BiasExpansion:
-    """The leading terms of w̃(β) − w_∞ in 1/β for ``game`` (module docstring)."""
+    """The leading terms of w̃(β) − w_∞ in 1/β for ``game`` (module docstring); for CRRA
+    bidders not derived (NaN: the quadrature's fixed points stand alone)."""
+    if game.risk_aversion != 1.0:
+        return BiasExpansion(1, math.nan, math.nan)
     mechanism = game.mechanism
     if mechanism in ("first_price", "pay_as_bid"):
         return _payment_expansion(game)

@@ -256,7 +256,7 @@ def linear_reference_facts(section: dict) -> dict[str, float]:
     prior = UniformPrior(0.0, high_of(section))
 
     def l2(w: float, reference: torch.Tensor) -> float:
-        return float(l2_linear_on_grid(torch.tensor(w), reference, grid))
+        return float(l2_linear_on_grid(torch.tensor(w, dtype=torch.float64), reference, grid))
 
     facts = {}
     if 1 <= k < n:

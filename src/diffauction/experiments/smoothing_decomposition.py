@@ -9,10 +9,10 @@ of the class). The inputs are read generically: a profile is linear when its res
 slope ``w_tail`` and no bid function (affine LLG profiles, non-zero ``a_tail``, have no theory
 here), and a bid function when it records ``bid_###`` columns; b̃_β is known for linear
 profiles of the formats of :mod:`diffauction.equilibria.smoothed_linear` with symmetric U[0, h]
-values and risk-neutral bidders, and for bid functions where the bid-function solver
-(:mod:`diffauction.experiments.smoothed_functions`, whose curves are passed in) converged at the
-run's final β. Elsewhere — affine bids, CRRA, an unconverged solver — only the total is given and
-``note`` says why.
+values (risk-neutral bidders, or CRRA bidders in first price), and for bid functions where the
+bid-function solver (:mod:`diffauction.experiments.smoothed_functions`, whose curves are passed
+in) converged at the run's final β. Elsewhere — affine bids, an unconverged solver — only the
+total is given and ``note`` says why.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 
 from diffauction.analysis.bid_functions import grid_bid_function
 from diffauction.analysis.distance import l2_linear, l2_linear_on_grid, l2_under_prior
-from diffauction.equilibria.registry import bne_function
+from diffauction.equilibria.registry import bne_function, linear_coefficient
 from diffauction.equilibria.smoothed_linear import FORMATS, LinearGame, limit_slope
 from diffauction.experiments.smoothed_functions import smoothed_curve
 from diffauction.experiments.smoothing import fixed_point_row
@@ -38,30 +38,46 @@ KEYS = ["section", "experiment", "mechanism", "n_agents", "units", "risk_aversio
 
 
 @functools.cache
-def _smoothed(mechanism: str, n: int, k: int, beta: float, nodes: int
-              ) -> tuple[float, float, str]:
-    row = fixed_point_row(LinearGame(mechanism, n, k), beta, nodes)
-    return row["w_smoothed"], limit_slope(LinearGame(mechanism, n, k)), row["status"]
+def _smoothed(game: LinearGame, beta: float, nodes: int) -> tuple[float, float, str]:
+    row = fixed_point_row(game, beta, nodes)
+    return row["w_smoothed"], limit_slope(game), row["status"]
 
 
-def _reference(mechanism: str, n: int, k: int, high: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _reference(game: LinearGame, high: float) -> tuple[torch.Tensor, torch.Tensor]:
     prior = UniformPrior(0.0, high)
     grid = value_midpoints(prior, GRID)
-    return grid, bne_function(mechanism, n, prior, k)(grid)
+    if game.risk_aversion != 1.0:  # CRRA bidders in first price: b* = (N−1)/(N−1+ρ) v
+        return grid, linear_coefficient(game.mechanism, game.n_agents, prior,
+                                        game.risk_aversion) * grid
+    return grid, bne_function(game.mechanism, game.n_agents, prior, game.units)(grid)
 
 
-def _linear_parts(group: pd.DataFrame, high: float, nodes: int) -> dict:
+def _linear_game(first: pd.Series) -> LinearGame | None:
+    """The linear smoothed game of a result row, or None where there is no such theory (a
+    format without one, CRRA bidders outside first price, values not U[0, h])."""
+    if first["policy"] != "linear" or not math.isfinite(first["uniform_high"]):
+        return None
+    try:
+        return LinearGame(first["mechanism"], int(first["n_agents"]), int(first["units"]),
+                          float(first["risk_aversion"]))
+    except ValueError:
+        return None
+
+
+def _linear_parts(group: pd.DataFrame, game: LinearGame, high: float, nodes: int) -> dict:
     first = group.iloc[0]
-    mechanism, n, k = first["mechanism"], int(first["n_agents"]), int(first["units"])
-    w_smoothed, w_limit, status = _smoothed(mechanism, n, k, float(first["beta_final"]), nodes)
-    grid, bne = _reference(mechanism, n, k, high)
+    w_smoothed, w_limit, status = _smoothed(game, float(first["beta_final"]), nodes)
+    grid, bne = _reference(game, high)
     slopes = torch.tensor(group["w"].to_numpy(float))
     total = l2_linear_on_grid(slopes, bne, grid).numpy()
     to_smoothed = l2_linear(slopes, w_smoothed, UniformPrior(0.0, high)).numpy()
     return {"l2_total_mean": total.mean(), "l2_total_max": total.max(),
             "l2_to_smoothed_mean": to_smoothed.mean(), "l2_to_smoothed_max": to_smoothed.max(),
-            "l2_smoothing": float(l2_linear_on_grid(torch.tensor(w_smoothed), bne, grid)),
-            "l2_class": float(l2_linear_on_grid(torch.tensor(w_limit), bne, grid)),
+            # float64 slopes: torch.tensor of a Python float is float32, 6e-8 off
+            "l2_smoothing": float(l2_linear_on_grid(torch.tensor(w_smoothed, dtype=torch.float64),
+                                                    bne, grid)),
+            "l2_class": float(l2_linear_on_grid(torch.tensor(w_limit, dtype=torch.float64),
+                                                bne, grid)),
             "w_smoothed": w_smoothed, "w_limit": w_limit, "w_mean": group["w"].mean(),
             "note": status}
 
@@ -98,8 +114,8 @@ def _why_not(first: pd.Series) -> str:
         return f"{first['policy']} profile: no smoothed theory"
     if first["mechanism"] not in FORMATS:
         return f"{first['mechanism']}: no smoothed theory"
-    if first["risk_aversion"] != 1.0:
-        return "CRRA bidders: no smoothed theory"
+    if first["risk_aversion"] != 1.0 and first["mechanism"] != "first_price":
+        return "CRRA bidders outside first price: no smoothed theory"
     return "asymmetric or non-uniform values: no smoothed theory"
 
 
@@ -114,10 +130,9 @@ def decompose(profiles: pd.DataFrame, nodes: int = 10, functions: pd.DataFrame |
         first = group.iloc[0]
         out = dict(zip(KEYS, keys, strict=True))
         out["profiles"] = len(group)
-        known = (first["policy"] == "linear" and first["mechanism"] in FORMATS
-                 and first["risk_aversion"] == 1.0 and math.isfinite(first["uniform_high"]))
-        if known:
-            out.update(_linear_parts(group, float(first["uniform_high"]), nodes))
+        game = _linear_game(first)
+        if game is not None:
+            out.update(_linear_parts(group, game, float(first["uniform_high"]), nodes))
         elif first["policy"] not in ("linear", "affine") and functions is not None:
             out.update(_function_parts(group, functions, curves))
         else:

@@ -132,12 +132,12 @@ def _small(x: float) -> str:
 
 def decomposition_rows(decomposition: pd.DataFrame) -> pd.DataFrame:
     """The rows the report's table shows: a few sweep temperatures, the annealed runs, the
-    risk-neutral non-linear runs and every mechanism at the comparison's main β."""
+    non-linear runs and every mechanism at the comparison's main β."""
     d = decomposition
     sweep = d[(d["experiment"] == "overshading") & d["n_agents"].isin(SWEEP_SHOWN["n_agents"])
               & d["beta_final"].isin(SWEEP_SHOWN["beta_final"])]
     annealed = d[d["experiment"].str.startswith("annealing")]
-    nonlinear = d[(d["section"] == "nonlinear") & (d["risk_aversion"] == 1.0)]
+    nonlinear = d[d["section"] == "nonlinear"]
     mechanisms = d[(d["experiment"] == "mechanism_comparison")
                    & (d["beta_final"] == MECHANISM_BETA)]
     return pd.concat([sweep, annealed, nonlinear, mechanisms], ignore_index=True)
@@ -146,7 +146,8 @@ def decomposition_rows(decomposition: pd.DataFrame) -> pd.DataFrame:
 def decomposition_latex(decomposition: pd.DataFrame) -> str:
     frame = decomposition_rows(decomposition)
     frame = frame.assign(
-        label=frame["experiment"].map(EXPERIMENT_LABELS).fillna(frame["experiment"]),
+        label=frame["experiment"].map(EXPERIMENT_LABELS).fillna(frame["experiment"])
+        + frame["risk_aversion"].map(lambda r: "" if r == 1.0 else rf", $\rho={r:g}$"),
         fmt=frame["mechanism"].map(LABELS).fillna(frame["mechanism"].str.replace("_", " ")),
         draws=frame["sampler"].fillna("").astype(str))
     return latex_table(
@@ -162,8 +163,8 @@ def decomposition_latex(decomposition: pd.DataFrame) -> str:
                  r"total) and to the smoothed equilibrium $\tilde b_\beta$ of its policy class "
                  r"at the final $\beta$ (noise and optimisation), means over seeds and agents, "
                  r"beside the smoothing part $\|\tilde b_\beta - b^*\|$ and what the class "
-                 r"alone costs, $\|b_\infty - b^*\|$. --: no smoothed theory (affine LLG bids, "
-                 r"CRRA) or no converged bid-function solution (see the status in "
+                 r"alone costs, $\|b_\infty - b^*\|$. --: no smoothed theory (affine LLG bids) "
+                 r"or no converged bid-function solution (see the status in "
                  r"\texttt{smoothing\_decomposition.csv})."),
         label="tab:smdecomp")
 
@@ -171,8 +172,14 @@ def decomposition_latex(decomposition: pd.DataFrame) -> str:
 #: the mechanisms of the comparison whose split the text quotes
 MECHANISMS_NAMED = ["first_price", "second_price", "uniform_price", "pay_as_bid", "all_pay"]
 
-#: the non-linear runs (experiment, N) whose split the text quotes
-NONLINEAR_NAMED = [("nl_allpay", 2), ("nl_allpay", 3), ("nl_beta", 2), ("nl_beta", 3)]
+#: the non-linear runs (experiment, N, ρ) whose split the text quotes
+NONLINEAR_NAMED = [("nl_allpay", 2, 1.0), ("nl_allpay", 3, 1.0), ("nl_beta", 2, 1.0),
+                   ("nl_beta", 3, 1.0), ("nl_crra", 2, 0.5), ("nl_crra", 3, 0.5)]
+
+
+def _nonlinear_key(experiment: str, n: int, rho: float) -> str:
+    """``NlAllpayTwo``; CRRA bidders ``NlCrraRiskAverseTwo`` (ρ < 1)."""
+    return f"{camel(experiment)}{'RiskAverse' if rho != 1.0 else ''}{number_name(n)}"
 
 
 def decomposition_macros(d: pd.DataFrame) -> list[str]:
@@ -196,10 +203,10 @@ def decomposition_macros(d: pd.DataFrame) -> list[str]:
     # the networks whose smoothed equilibrium converged; "--" for those the text names
     # (NONLINEAR_NAMED) where a configuration has no such run or no converged solution
     parts = ("Total", "Noise", "Smoothing", "Beta")
-    split = {f"SMNonlinear{part}{camel(e)}{number_name(n)}": MISSING
-             for e, n in NONLINEAR_NAMED for part in parts}
+    split = {f"SMNonlinear{part}{_nonlinear_key(*named)}": MISSING
+             for named in NONLINEAR_NAMED for part in parts}
     for _, row in known[known["section"] == "nonlinear"].iterrows():
-        key = f"{camel(row['experiment'])}{number_name(row['n_agents'])}"
+        key = _nonlinear_key(row["experiment"], row["n_agents"], row["risk_aversion"])
         values = [_small(row[c]).strip("$") for c in
                   ("l2_total_mean", "l2_to_smoothed_mean", "l2_smoothing")]
         split.update({f"SMNonlinear{part}{key}": value for part, value in
