@@ -9,9 +9,11 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.integrate import quad
 
 from diffauction.equilibria.smoothed import smoothed_symmetric_equilibrium
 from diffauction.equilibria.smoothed_linear import LinearGame, stationary_points
+from diffauction.equilibria.smoothed_llg import fixed_point
 from diffauction.experiments.mechanisms_analysis import linear_reference_facts
 from diffauction.experiments.smoothing import fixed_point_table, scaling_table
 from diffauction.experiments.smoothing_decomposition import decompose, mechanism_profiles
@@ -61,7 +63,7 @@ def test_pay_as_bid_class_part_is_the_restricted_slopes_distance():
     assert row["w_limit"] == pytest.approx(facts["pab_restricted_slope"])
 
 
-def test_bid_functions_and_affine_bids_keep_only_the_total():
+def test_bid_functions_keep_only_the_total_and_affine_bids_get_the_llg_theory():
     runs = pd.DataFrame({"mechanism": ["first_price", "llg_vcg", "all_pay"], "beta": [50] * 3,
                          "bidders": [3] * 3, "w_tail": [0.6, 0.9, np.nan],
                          "a_tail": [0.0, 0.1, np.nan], "l2_bne_tail": [0.03, 0.02, 0.05],
@@ -69,9 +71,30 @@ def test_bid_functions_and_affine_bids_keep_only_the_total():
     table = decompose(mechanism_profiles(runs, SECTION))
     assert list(table["policy"]) == ["linear", "affine", "bid function"]
     assert math.isfinite(table.loc[0, "l2_smoothing"])
-    assert table.loc[1, "policy"] == "affine" and math.isnan(table.loc[1, "l2_smoothing"])
-    assert table.loc[1, "l2_total_mean"] == 0.02
+    llg = table.loc[1]
+    point = fixed_point("llg_vcg", 50.0)
+    assert llg["a_smoothed"] == point.a and llg["w_smoothed"] == point.w
+    assert (llg["a_limit"], llg["w_limit"], llg["l2_class"]) == (0.0, 1.0, 0.0)
+    # 0.1 + 0.9 v against v on U[0, 1]: sqrt(E[(0.1 − 0.1 v)²]) = 0.1/sqrt(3)
+    assert llg["l2_total_mean"] == pytest.approx(0.1 / math.sqrt(3), rel=1e-6)
+    kink = -point.a / point.w  # the smoothed bid is clamped at 0 below it
+    squared = quad(lambda v: (max(0.0, point.a + point.w * v) - v) ** 2, 0.0, 1.0,
+                   points=[kink], epsabs=1e-16)[0]
+    assert llg["l2_smoothing"] == pytest.approx(math.sqrt(squared), rel=1e-4)  # 4096 midpoints
     assert math.isnan(table.loc[2, "l2_smoothing"]) and "no smoothed" in table.loc[2, "note"]
+
+
+def test_an_llg_profile_on_the_smoothed_equilibrium_is_all_smoothing():
+    """Nearest-VCG locals on (ã, w̃): nothing left to noise, the total is ‖b̃_β − b*‖."""
+    point = fixed_point("llg_nearest_vcg", 100.0)
+    runs = pd.DataFrame({"mechanism": ["llg_nearest_vcg"] * 2, "beta": [100.0] * 2,
+                         "bidders": [3] * 2, "agent": [0, 1], "w_tail": [point.w] * 2,
+                         "a_tail": [point.a] * 2, "l2_bne_tail": [0.0] * 2})
+    row = decompose(mechanism_profiles(runs, SECTION)).iloc[0]
+    assert row["profiles"] == 2 and row["note"] == "converged"
+    assert row["l2_to_smoothed_mean"] == pytest.approx(0.0, abs=1e-12)
+    assert row["l2_total_mean"] == pytest.approx(row["l2_smoothing"], rel=1e-12)
+    assert 3e-4 < row["l2_smoothing"] < 1e-3  # nearest-VCG: about 0.06/β
 
 
 def test_report_macros_are_unique_and_tables_render():
@@ -167,3 +190,18 @@ def test_a_decomposed_network_gets_its_split_macros_once():
     assert r"\newcommand{\SMNonlinearSmoothingNlCrraRiskAverseTwo}{1.1\times10^{-4}}" in text
     assert r"\newcommand{\SMNonlinearSmoothingNlCrraTwo}{2.0\times10^{-4}}" in text
     assert r"\newcommand{\SMNonlinearSmoothingNlCrraRiskAverseThree}{--}" in text
+
+
+def test_llg_macros_read_the_order_and_constants_off_the_decomposition():
+    """VCG: order 2 and β²(w̃ − 1) → π²/2, β²ã → −π²/3; '--' where a rule is absent."""
+    runs = pd.DataFrame({"mechanism": ["llg_vcg"] * 3, "beta": [100.0, 200.0, 400.0],
+                         "bidders": [3] * 3, "w_tail": [1.0] * 3, "a_tail": [0.01] * 3,
+                         "l2_bne_tail": [0.01] * 3})
+    table = decompose(mechanism_profiles(runs, SECTION))
+    macros = dict(re.findall(r"\\newcommand\{\\(\w+)\}\{([^\n]*)\}\n",
+                             "".join(decomposition_macros(table))))
+    assert float(macros["SMLlgOrderLlgVcg"]) == pytest.approx(2.0, abs=0.02)
+    assert float(macros["SMLlgConstWLlgVcg"]) == pytest.approx(math.pi**2 / 2, rel=0.01)
+    assert float(macros["SMLlgConstALlgVcg"]) == pytest.approx(-math.pi**2 / 3, rel=0.01)
+    assert macros["SMLlgBetaTopLlgVcg"] == "400" and macros["SMLlgWLlgVcg"] == "1.000125"
+    assert macros["SMLlgOrderLlgNearestVcg"] == "--" and macros["SMLlgALlgNearestVcg"] == "--"

@@ -6,13 +6,14 @@ set beside the L2 to the smoothed game's equilibrium b̃_β in the learner's pol
 run's final temperature (what noise and optimisation leave) and the distance ‖b̃_β − b*‖ itself
 (what smoothing and the policy class cost; the class alone costs ‖b_∞ − b*‖, b_∞ the β → ∞ limit
 of the class). The inputs are read generically: a profile is linear when its result row records a
-slope ``w_tail`` and no bid function (affine LLG profiles, non-zero ``a_tail``, have no theory
-here), and a bid function when it records ``bid_###`` columns; b̃_β is known for linear
+slope ``w_tail`` and no bid function, affine when it also records a non-zero intercept ``a_tail``
+(the LLG locals), and a bid function when it records ``bid_###`` columns; b̃_β is known for linear
 profiles of the formats of :mod:`diffauction.equilibria.smoothed_linear` with symmetric U[0, h]
-values (risk-neutral bidders, or CRRA bidders in first price), and for bid functions where the
-bid-function solver (:mod:`diffauction.experiments.smoothed_functions`, whose curves are passed
-in) converged at the run's final β. Elsewhere — affine bids, an unconverged solver — only the
-total is given and ``note`` says why.
+values (risk-neutral bidders, or CRRA bidders in first price), for the LLG locals' affine bids
+(:mod:`diffauction.equilibria.smoothed_llg`), and for bid functions where the bid-function solver
+(:mod:`diffauction.experiments.smoothed_functions`, whose curves are passed in) converged at the
+run's final β. Elsewhere — an unconverged solver, a format without theory — only the total is
+given and ``note`` says why.
 """
 
 from __future__ import annotations
@@ -25,11 +26,18 @@ import pandas as pd
 import torch
 
 from diffauction.analysis.bid_functions import grid_bid_function
-from diffauction.analysis.distance import l2_linear, l2_linear_on_grid, l2_under_prior
+from diffauction.analysis.distance import (
+    l2_affine_on_grid,
+    l2_linear,
+    l2_linear_on_grid,
+    l2_under_prior,
+)
+from diffauction.equilibria import smoothed_llg
 from diffauction.equilibria.registry import bne_function, linear_coefficient
 from diffauction.equilibria.smoothed_linear import FORMATS, LinearGame, limit_slope
 from diffauction.experiments.smoothed_functions import smoothed_curve
 from diffauction.experiments.smoothing import fixed_point_row
+from diffauction.game.mechanisms import LLG_MECHANISMS
 from diffauction.game.priors import UniformPrior, make_prior, value_midpoints
 
 GRID = 4096
@@ -82,6 +90,33 @@ def _linear_parts(group: pd.DataFrame, game: LinearGame, high: float, nodes: int
             "note": status}
 
 
+def _affine_parts(group: pd.DataFrame, nodes: int) -> dict:
+    """The LLG locals' affine bids max(0, a + w·v) (values U[0, 1]) against the smoothed game's
+    affine fixed point (ã, w̃) at the run's final β and the BNE (a*, w*), the limit of the
+    class (so ``l2_class`` is 0)."""
+    first = group.iloc[0]
+    point = smoothed_llg.fixed_point(first["mechanism"], float(first["beta_final"]), nodes)
+    limit = smoothed_llg.limit(first["mechanism"])
+    grid = value_midpoints(UniformPrior(0.0, 1.0), GRID)
+    bne = (limit[0] + limit[1] * grid).clamp_min(0.0)
+    if not point.converged:
+        return {"l2_total_mean": group["l2_bne"].mean(), "l2_total_max": group["l2_bne"].max(),
+                "note": f"affine LLG bids: {point.status}"}
+    smoothed = (point.a + point.w * grid).clamp_min(0.0)
+    learned = torch.tensor(np.ascontiguousarray(group[["a", "w"]].to_numpy(float)))
+    total = l2_affine_on_grid(learned, bne, grid).numpy()
+    to_smoothed = l2_affine_on_grid(learned, smoothed, grid).numpy()
+    return {"l2_total_mean": total.mean(), "l2_total_max": total.max(),
+            "l2_to_smoothed_mean": to_smoothed.mean(), "l2_to_smoothed_max": to_smoothed.max(),
+            "l2_smoothing": float(l2_affine_on_grid(torch.tensor([point.a, point.w],
+                                                                 dtype=torch.float64), bne, grid)),
+            "l2_class": float(l2_affine_on_grid(torch.tensor(limit, dtype=torch.float64), bne,
+                                                grid)),
+            "w_smoothed": point.w, "w_limit": limit[1], "w_mean": group["w"].mean(),
+            "a_smoothed": point.a, "a_limit": limit[0], "a_mean": group["a"].mean(),
+            "note": point.status}
+
+
 def _function_parts(group: pd.DataFrame, functions: pd.DataFrame, curves: pd.DataFrame) -> dict:
     """L2 of each learned bid function to b̃_β of its class, and ‖b̃_β − b*‖ (mean over the
     classes), where the solver converged at the run's final β; else ``note`` says why not."""
@@ -111,7 +146,7 @@ def _function_parts(group: pd.DataFrame, functions: pd.DataFrame, curves: pd.Dat
 
 def _why_not(first: pd.Series) -> str:
     if first["policy"] != "linear":
-        return f"{first['policy']} profile: no smoothed theory"
+        return f"{first['policy']} profile of {first['mechanism']}: no smoothed theory"
     if first["mechanism"] not in FORMATS:
         return f"{first['mechanism']}: no smoothed theory"
     if first["risk_aversion"] != 1.0 and first["mechanism"] != "first_price":
@@ -123,8 +158,9 @@ def decompose(profiles: pd.DataFrame, nodes: int = 10, functions: pd.DataFrame |
               curves: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per setting of :data:`KEYS` (means and worst cases over runs and agents):
     ``l2_total``, ``l2_to_smoothed``, ``l2_smoothing`` = ‖b̃_β − b*‖, ``l2_class`` =
-    ‖b_∞ − b*‖ (NaN where the theory is missing, with ``note``); bid-function profiles use
-    the solver's table ``functions`` and ``curves`` when given."""
+    ‖b_∞ − b*‖ (NaN where the theory is missing, with ``note``), the smoothed and limit
+    parameters of a linear (``w_*``) or affine (``a_*``, ``w_*``) class; bid-function profiles
+    use the solver's table ``functions`` and ``curves`` when given."""
     rows = []
     for keys, group in profiles.groupby(KEYS, sort=False, dropna=False):
         first = group.iloc[0]
@@ -133,13 +169,16 @@ def decompose(profiles: pd.DataFrame, nodes: int = 10, functions: pd.DataFrame |
         game = _linear_game(first)
         if game is not None:
             out.update(_linear_parts(group, game, float(first["uniform_high"]), nodes))
+        elif first["policy"] == "affine" and first["mechanism"] in LLG_MECHANISMS:
+            out.update(_affine_parts(group, nodes))
         elif first["policy"] not in ("linear", "affine") and functions is not None:
             out.update(_function_parts(group, functions, curves))
         else:
             out.update(l2_total_mean=group["l2_bne"].mean(), l2_total_max=group["l2_bne"].max(),
                        note=_why_not(first))
         rows.append(out)
-    columns = KEYS + ["profiles", "w_mean", "w_smoothed", "w_limit", "l2_total_mean",
+    columns = KEYS + ["profiles", "w_mean", "w_smoothed", "w_limit", "a_mean", "a_smoothed",
+                      "a_limit", "l2_total_mean",
                       "l2_total_max", "l2_to_smoothed_mean", "l2_to_smoothed_max",
                       "l2_smoothing", "l2_class", "note"]
     return pd.DataFrame(rows).reindex(columns=columns)
@@ -174,7 +213,7 @@ def experiment_profiles(section: str, name: str, metrics: pd.DataFrame, settings
         "sampler": metrics.get("sampler", pd.Series("", index=metrics.index)).fillna(""),
         "beta_final": metrics["beta_end"].astype(float),
         "policy": _policy(metrics, settings["policy"]["name"]),
-        "w": metrics.get("w_tail"), "l2_bne": metrics["l2_bne"],
+        "w": metrics.get("w_tail"), "a": metrics.get("a_tail"), "l2_bne": metrics["l2_bne"],
         "uniform_high": float(prior.get("high", 1.0)) if uniform else math.nan,
         "setting": name + "_n" + metrics["n_agents"].astype(str), "run": metrics["run"],
         "agent": metrics["agent"], "prior_spec": metrics["agent"].map(lambda i: specs[i])})
@@ -193,7 +232,7 @@ def mechanism_profiles(runs: pd.DataFrame, section_settings: dict) -> pd.DataFra
         "section": "mechanisms", "experiment": "mechanism_comparison",
         "mechanism": runs["mechanism"], "n_agents": runs["bidders"], "units": units,
         "risk_aversion": 1.0, "sampler": "", "beta_final": runs["beta"].astype(float),
-        "policy": _policy(runs, "linear"), "w": runs.get("w_tail"),
+        "policy": _policy(runs, "linear"), "w": runs.get("w_tail"), "a": runs.get("a_tail"),
         "l2_bne": runs["l2_bne_tail"], "uniform_high": float(prior.get("high", 1.0)),
         "setting": "mechanisms_" + runs["mechanism"], "agent": runs.get("agent", 0),
         "prior_spec": [prior] * len(runs), "v_low": 0.0, "v_high": float(prior.get("high", 1.0)),

@@ -11,12 +11,18 @@ from diffauction.figures import style
 
 GROUPS = {"overshading": "first price, $\\beta\\times N$ sweep", "tradeoff": "first price, iid",
           "annealing_n2": "annealed, $N=2$", "annealing_n5": "annealed, $N=5$",
-          "nl_crra": "risk-neutral, annealed"}
+          "nl_crra": "CRRA, annealed", "nl_allpay": "all-pay, networks",
+          "nl_beta": "Beta(2,5), networks", "nl_asymmetric": "Plum, networks"}
+#: the mechanism comparison's formats, prefixed "comparison:"
+MECHANISM_NAMES = {"all_pay": "all-pay", "llg_vcg": "LLG VCG", "llg_nearest_vcg": "LLG nearest-VCG"}
+#: markers cycled beside the colours, so that more groups than colours stay distinct
+MARKERS = ("o", "s", "^", "D")
 
 
 def _label(row: pd.Series) -> str:
     if row["experiment"] == "mechanism_comparison":
-        return str(row["mechanism"]).replace("_", " ")
+        name = str(row["mechanism"])
+        return "comparison: " + MECHANISM_NAMES.get(name, name.replace("_", " "))
     return GROUPS.get(row["experiment"], str(row["experiment"]))
 
 
@@ -30,15 +36,16 @@ def smoothing_decomposition(table: pd.DataFrame, *paths) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(style.WIDTH_IN, style.HEIGHT_IN + 0.3))
     labels = list(dict.fromkeys(known["label"]))
     palette = dict(zip(labels, style.colors(len(labels)), strict=True))
+    markers = {label: MARKERS[i % len(MARKERS)] for i, label in enumerate(labels)}
     lo = float(known[["l2_smoothing", "l2_total_mean"]].min().min())
     hi = float(known[["l2_smoothing", "l2_total_mean"]].max().max())
     line = np.array([lo / 2, hi * 2])
     noise_lo = float(known["l2_to_smoothed_mean"].min())
     for label, group in known.groupby("label", sort=False):
         axes[0].scatter(group["l2_smoothing"], group["l2_total_mean"], s=14,
-                        color=palette[label], label=label)
+                        color=palette[label], marker=markers[label], label=label)
         axes[1].scatter(group["l2_total_mean"], group["l2_to_smoothed_mean"], s=14,
-                        color=palette[label])
+                        color=palette[label], marker=markers[label])
     axes[0].plot(line, line, **style.BNE_STYLE)
     axes[1].plot(line, line, **style.BNE_STYLE)
     axes[1].set_ylim(noise_lo / 2, hi * 2)
@@ -47,7 +54,7 @@ def smoothing_decomposition(table: pd.DataFrame, *paths) -> None:
     axes[1].set(xscale="log", yscale="log", xlabel=r"total $L_2(b, b^*)$",
                 ylabel=r"noise $L_2(b, \tilde b_\beta)$")
     fig.tight_layout()
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=5, fontsize=6.5,
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=4, fontsize=6.5,
                bbox_to_anchor=(0.5, 0.0), frameon=False)
     style.save(fig, *paths)
 

@@ -10,6 +10,7 @@ from diffauction.report.latex import (
     MISSING,
     camel,
     fmt,
+    fmt_sci,
     latex_table,
     macro,
     number_name,
@@ -18,7 +19,8 @@ from diffauction.report.latex import (
 
 LABELS = {"first_price": "first price", "second_price": "second price",
           "third_price": "third price", "all_pay": "all-pay", "pay_as_bid": "pay as bid",
-          "uniform_price": "uniform price"}
+          "uniform_price": "uniform price", "llg_vcg": "LLG VCG",
+          "llg_nearest_vcg": "LLG nearest-VCG"}
 #: the temperatures of the fixed-point table's columns (those of the grid that exist)
 TABLE_BETAS = (10.0, 20.0, 50.0, 100.0, 200.0, 1000.0)
 #: (format, N, k, β) whose fixed point the text quotes
@@ -163,14 +165,15 @@ def decomposition_latex(decomposition: pd.DataFrame) -> str:
                  r"total) and to the smoothed equilibrium $\tilde b_\beta$ of its policy class "
                  r"at the final $\beta$ (noise and optimisation), means over seeds and agents, "
                  r"beside the smoothing part $\|\tilde b_\beta - b^*\|$ and what the class "
-                 r"alone costs, $\|b_\infty - b^*\|$. --: no smoothed theory (affine LLG bids) "
-                 r"or no converged bid-function solution (see the status in "
+                 r"alone costs, $\|b_\infty - b^*\|$ (for the LLG locals, affine bids "
+                 r"$\max(0, a + wv)$). --: no converged bid-function solution (see the status in "
                  r"\texttt{smoothing\_decomposition.csv})."),
         label="tab:smdecomp")
 
 
 #: the mechanisms of the comparison whose split the text quotes
-MECHANISMS_NAMED = ["first_price", "second_price", "uniform_price", "pay_as_bid", "all_pay"]
+MECHANISMS_NAMED = ["first_price", "second_price", "uniform_price", "pay_as_bid", "all_pay",
+                    "llg_vcg", "llg_nearest_vcg"]
 
 #: the non-linear runs (experiment, N, ρ) whose split the text quotes
 NONLINEAR_NAMED = [("nl_allpay", 2, 1.0), ("nl_allpay", 3, 1.0), ("nl_beta", 2, 1.0),
@@ -222,7 +225,40 @@ def decomposition_macros(d: pd.DataFrame) -> list[str]:
     for _, row in mech.iterrows():
         split.update({f"SMMech{part}{camel(row['mechanism'])}": _small(row[c]).strip("$")
                       for part, c in zip(parts, columns, strict=True)})
-    return lines + [macro(name, value) for name, value in split.items()]
+    return lines + [macro(name, value) for name, value in split.items()] + llg_macros(d)
+
+
+#: the LLG rules whose smoothed affine fixed point the text quotes
+LLG_NAMED = ["llg_vcg", "llg_nearest_vcg"]
+
+
+def llg_macros(d: pd.DataFrame) -> list[str]:
+    """The LLG locals' smoothed affine equilibrium (ã, w̃) at the comparison's main β, and the
+    bias's order p in 1/β with its constants β^p(w̃ − w*), β^p(ã − a*) (p the rounded order)
+    from the two largest β of the comparison ("--" where a configuration lacks them)."""
+    names = ("A", "W", "Order", "ConstW", "ConstA", "BetaTop")
+    values = {f"SMLlg{part}{camel(m)}": MISSING for m in LLG_NAMED for part in names}
+    needed = {"mechanism", "experiment", "note", "beta_final", "a_smoothed", "a_limit"}
+    for m in LLG_NAMED if needed <= set(d.columns) else []:
+        key = camel(m)
+        rows = d[(d["mechanism"] == m) & (d["note"] == "converged")
+                 & (d["experiment"] == "mechanism_comparison")].sort_values("beta_final")
+        main = rows[rows["beta_final"] == MECHANISM_BETA]
+        if len(main):
+            a = main["a_smoothed"].iloc[0]
+            values[f"SMLlgA{key}"] = _num(a, 6) if abs(a) >= 1e-3 else fmt_sci(a, 2)
+            values[f"SMLlgW{key}"] = _num(main["w_smoothed"].iloc[0], 6)
+        if rows["beta_final"].nunique() < 2:
+            continue
+        low, high = rows.drop_duplicates("beta_final").iloc[-2:].itertuples()
+        order = (math.log(abs(low.w_smoothed - low.w_limit) / abs(high.w_smoothed - high.w_limit))
+                 / math.log(high.beta_final / low.beta_final))
+        scale = high.beta_final ** round(order)
+        values.update({f"SMLlgOrder{key}": f"{order:.2f}",
+                       f"SMLlgConstW{key}": _num(scale * (high.w_smoothed - high.w_limit), 3),
+                       f"SMLlgConstA{key}": _num(scale * (high.a_smoothed - high.a_limit), 3),
+                       f"SMLlgBetaTop{key}": f"{high.beta_final:g}"})
+    return [macro(name, value) for name, value in values.items()]
 
 
 #: macro-name parts and table labels of the bid-function solver's settings
