@@ -11,8 +11,8 @@ import pytest
 import torch
 from scipy.integrate import quad
 
-from diffauction.equilibria.llg import GLOBAL_HIGH, NEAREST_VCG_SHIFT
-from diffauction.equilibria.smoothed_llg import fixed_point, gradient, limit, own_bid_gradient
+from diffauction.equilibria.llg import GLOBAL_HIGH, NEAREST_VCG_SHIFT, bne_params
+from diffauction.equilibria.smoothed_llg import fixed_point, gradient, own_bid_gradient
 from diffauction.game.mechanisms import LLG_MECHANISMS, make_mechanism
 
 
@@ -85,7 +85,7 @@ def test_vcg_bias_is_pi_squared_over_beta_squared():
 
 
 def test_nearest_vcg_bias_is_of_order_one_over_beta():
-    a_star, w_star = limit("llg_nearest_vcg")
+    a_star, w_star = bne_params("llg_nearest_vcg")
     assert (a_star, w_star) == (-NEAREST_VCG_SHIFT, 1.0)
     scaled = [(beta * (p.w - w_star), beta * (p.a - a_star))
               for beta in (250.0, 500.0, 1000.0) for p in [fixed_point("llg_nearest_vcg", beta)]]

@@ -28,7 +28,7 @@ the pieces change) and the corner where b_i + b_j meets T.
 The symmetric fixed point (ã, w̃) solves E[∂ũ_i/∂(a, w)] = 0 at own = others (scipy's hybrid
 Powell from the BNE); a central-difference Hessian of the own utility in the own (a, w), the
 others held fixed, tells whether it is a local maximum (a best response in the class near it),
-not only a stationary point. Its β → ∞ limit is the BNE of :mod:`.llg`.
+not only a stationary point. Its β → ∞ limit is the BNE of :mod:`.llg` (:func:`.llg.bne_params`).
 """
 
 from __future__ import annotations
@@ -185,8 +185,3 @@ def fixed_point(mechanism: str, beta: float, nodes: int = DEFAULT_NODES) -> Fixe
     local_max = converged and bool(np.all(np.linalg.eigvalsh(
         own_hessian(mechanism, a, w, beta, nodes)) < 0.0))
     return FixedPoint(mechanism, float(beta), a, w, residual, local_max, converged)
-
-
-def limit(mechanism: str) -> tuple[float, float]:
-    """(a, w) as β → ∞: the locals' BNE."""
-    return bne_params(mechanism)

@@ -33,6 +33,7 @@ from diffauction.analysis.distance import (
     l2_under_prior,
 )
 from diffauction.equilibria import smoothed_llg
+from diffauction.equilibria.llg import bne_params
 from diffauction.equilibria.registry import bne_function, linear_coefficient
 from diffauction.equilibria.smoothed_linear import FORMATS, LinearGame, limit_slope
 from diffauction.experiments.smoothed_functions import smoothed_curve
@@ -96,7 +97,7 @@ def _affine_parts(group: pd.DataFrame, nodes: int) -> dict:
     class (so ``l2_class`` is 0)."""
     first = group.iloc[0]
     point = smoothed_llg.fixed_point(first["mechanism"], float(first["beta_final"]), nodes)
-    limit = smoothed_llg.limit(first["mechanism"])
+    limit = bne_params(first["mechanism"])
     grid = value_midpoints(UniformPrior(0.0, 1.0), GRID)
     bne = (limit[0] + limit[1] * grid).clamp_min(0.0)
     if not point.converged:
