@@ -88,10 +88,10 @@ def _price_pieces(mechanism: str, own: np.ndarray, other: np.ndarray):
     ends = [np.zeros_like(own), np.clip(np.minimum(own, other), 0.0, GLOBAL_HIGH),
             np.clip(np.maximum(own, other), 0.0, GLOBAL_HIGH), np.full_like(own, GLOBAL_HIGH)]
     for t1, t2 in zip(ends[:-1], ends[1:], strict=True):
-        width = t2 - t1
+        width, start = t2 - t1, price(t1)
         empty = width <= 0.0
-        gamma = np.where(empty, 0.0, (price(t2) - price(t1)) / np.where(empty, 1.0, width))
-        yield t1, t2, price(t1) - gamma * t1, gamma, own_slope(0.5 * (t1 + t2))
+        gamma = np.where(empty, 0.0, (price(t2) - start) / np.where(empty, 1.0, width))
+        yield t1, t2, start - gamma * t1, gamma, own_slope(0.5 * (t1 + t2))
 
 
 def own_bid_gradient(mechanism: str, values: np.ndarray, own: np.ndarray, other: np.ndarray,

@@ -97,12 +97,13 @@ def _affine_parts(group: pd.DataFrame, nodes: int) -> dict:
     class (so ``l2_class`` is 0)."""
     first = group.iloc[0]
     point = smoothed_llg.fixed_point(first["mechanism"], float(first["beta_final"]), nodes)
-    limit = bne_params(first["mechanism"])
-    grid = value_midpoints(UniformPrior(0.0, 1.0), GRID)
-    bne = (limit[0] + limit[1] * grid).clamp_min(0.0)
     if not point.converged:
         return {"l2_total_mean": group["l2_bne"].mean(), "l2_total_max": group["l2_bne"].max(),
                 "note": f"affine LLG bids: {point.status}"}
+    prior = UniformPrior(0.0, 1.0)
+    grid = value_midpoints(prior, GRID)
+    bne = bne_function(first["mechanism"], 3, prior)(grid)
+    limit = bne_params(first["mechanism"])
     smoothed = (point.a + point.w * grid).clamp_min(0.0)
     learned = torch.tensor(np.ascontiguousarray(group[["a", "w"]].to_numpy(float)))
     total = l2_affine_on_grid(learned, bne, grid).numpy()
@@ -111,8 +112,7 @@ def _affine_parts(group: pd.DataFrame, nodes: int) -> dict:
             "l2_to_smoothed_mean": to_smoothed.mean(), "l2_to_smoothed_max": to_smoothed.max(),
             "l2_smoothing": float(l2_affine_on_grid(torch.tensor([point.a, point.w],
                                                                  dtype=torch.float64), bne, grid)),
-            "l2_class": float(l2_affine_on_grid(torch.tensor(limit, dtype=torch.float64), bne,
-                                                grid)),
+            "l2_class": 0.0,  # the affine class holds the BNE
             "w_smoothed": point.w, "w_limit": limit[1], "w_mean": group["w"].mean(),
             "a_smoothed": point.a, "a_limit": limit[0], "a_mean": group["a"].mean(),
             "note": point.status}
