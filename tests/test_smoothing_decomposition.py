@@ -110,7 +110,8 @@ def test_report_macros_are_unique_and_tables_render():
         "converged": [True, False, True, True],
         "status": ["converged", "Newton: residual 1e-2", "converged", "converged"],
         "start": ["b*", "b*", "ladder from beta=25", "ladder from beta=25"],
-        "splits": [0, 0, 0, 0], "l2_bne": [0.018, math.nan, 0.0078, 0.0079]})
+        "splits": [0, 0, 0, 0], "cells": [120, math.nan, 96, 96],
+        "l2_bne": [0.018, math.nan, 0.0078, 0.0079]})
     rates = pd.DataFrame({"setting": ["first_price_n2"], "agent": [0], "betas": [3],
                           "beta_min": [50.0], "beta_max": [200.0], "rate": [1.4],
                           "constant": [1.5]})
@@ -128,6 +129,10 @@ def test_report_macros_are_unique_and_tables_render():
     # the temperatures reached by the β ladder rather than from b*
     assert r"\newcommand{\SMFnLadderPlum}{50}" in out["macros"]
     assert r"\newcommand{\SMFnLadderFirstPriceTwo}{none}" in out["macros"]
+    # the cells of the solution at the highest β; none where it did not converge there
+    assert r"\newcommand{\SMFnCellsTopPlum}{96}" in out["macros"]
+    assert r"\newcommand{\SMFnCellsTopFirstPriceTwo}{--}" in out["macros"]
+    assert r"\newcommand{\SMFnWindow}{40}" in out["macros"]
     assert r"\newcommand{\SMNonlinearSmoothingNlAllpayTwo}{--}" in out["macros"]
     assert r"\newcommand{\SMMechNoiseAllPay}{--}" in out["macros"]
     assert r"\label{tab:smfixed}" in out["fixed"]

@@ -30,7 +30,9 @@ part of the cell below ν, the higher above; each bid's first-order condition ho
 midpoint and ũ(ν, h) = ũ(ν, b_j), so ν is placed to second order in the cell width (an
 indifference at the cell's midpoint would place it to first order only, and the L2 distance of
 two curves whose jumps differ by δ is the jump times √δ). The system is solved by a semismooth
-Newton method (dense Jacobian, backtracking on the squared residual; where it fails, the
+Newton method (competing bids further than WINDOW/β from a bid count as won or lost, so the
+Jacobian is a band in the bids' order, solved by sparse LU on large grids; backtracking on the
+squared residual; where it fails, the
 backtracking stalled at a local minimum of the squared residual that is not a root or the
 iterations ran out, pseudo-transient continuation, which follows the bidders' gradient dynamics
 with a pseudo-time step that grows into Newton's, then Newton again from where it ends) started
@@ -41,7 +43,8 @@ two cells (their midpoints straddle ν, so neither gains by the other's bid: all
 zero bids at its participation threshold). Where the start from b* fails, a converged solution
 at a lower β is carried up in steps of β of at most :data:`LADDER_RATIO` (one step from β/2 did
 not help), each solved on its own grid from the one before (:func:`transfer` moves a solution's
-curve and jumps to another grid, as it does to the halved cells of the grid check); a step that
+curve and jumps to another grid, as it does to the halved cells of the grid check, and to a
+higher β first moves the boundary layers, where the jumps sit, towards the ends); a step that
 fails is halved and retried (all-pay's pools at the top and Plum's jumps change with β: steps of
 10 % fail at some β where steps of 1 % pass). A solution
 is accepted when max |min(b, −r)| ≤ ``residual_tol``, no cell gains more than ``gap_tol`` by
@@ -198,6 +201,7 @@ class Solution:
     grid_change: float = math.nan
     iterations: int = 0
     splits: int = 0
+    cells: tuple = ()   # per class, the cells of the grid solved on
     converged: bool = False
     status: str = ""
     start: str = "b*"   # where the solver started: "b*", or the β ladder from a lower β
@@ -211,7 +215,7 @@ class Solution:
         table), with the discretisation the solver used."""
         m, w = self.atoms[c]
         v, x = np.broadcast_arrays(np.asarray(v, float), np.asarray(x, float))
-        p, p1, p2, _, _ = kernels(x.ravel(), m, w, self.beta)
+        p, p1, p2 = kernels(x.ravel(), m, w, self.beta)
         return condition(self.game.mechanism, v.ravel(), x.ravel(), p, p1, p2)[0].reshape(
             v.shape)
 
@@ -220,7 +224,8 @@ def _solution(system, y: np.ndarray, **record) -> Solution:
     curves = system.curves(y)
     atoms = [system.atoms(y, c)[:2] for c in range(system.game.classes)]
     return Solution(system.game, system.beta, [v for v, _ in curves], [b for _, b in curves],
-                    atoms, splits=len(system.splits), **record)
+                    atoms, splits=len(system.splits),
+                    cells=tuple(len(e) - 1 for e in system.edges), **record)
 
 
 # ---------------------------------------------------------------------------
@@ -276,7 +281,7 @@ def _ladder(game: FunctionGame, beta: float, edges: list, settings: SolverSettin
     for _ in range(LADDER_MAX_RUNGS):
         rung = min(beta, current.beta * math.exp(step))
         rung_edges = grids(game, rung, settings)
-        splits, first = transfer(current, rung_edges)
+        splits, first = transfer(current, rung_edges, beta=rung)
         system, y, res, gap, _ = solve_rounds(
             System(game, rung, rung_edges, settings.nodes, splits), first, settings,
             fallback=step < math.log(LADDER_FALLBACK_RATIO))

@@ -19,6 +19,9 @@ from diffauction.equilibria.smoothed_function_terms import (
 
 #: Smaller steps of a solution's curve are not carried to another grid as jumps.
 MIN_JUMP = 1e-6
+#: :func:`transfer` to a higher β moves the curves' values within this many 1/β (of the
+#: support's width) from either end.
+LAYER = 64.0
 
 
 def best_responses(system, y: np.ndarray, points: int = 2000, polish: int = 4) -> tuple:
@@ -39,7 +42,7 @@ def best_responses(system, y: np.ndarray, points: int = 2000, polish: int = 4) -
         u_grid = utility(mech, v[:, None], xs[None, :], win_probability(xs, m, w, beta))
         x = xs[np.argmax(u_grid, axis=1)]
         for _ in range(polish):
-            p, p1, p2, _, _ = kernels(x, m, w, beta)
+            p, p1, p2 = kernels(x, m, w, beta)
             r, dr = condition(mech, v, x, p, p1, p2)
             x = np.where(dr < 0, np.maximum(x - r / np.where(dr < 0, dr, -1.0), 0.0), x)
         u_best = utility(mech, v, x, win_probability(x, m, w, beta))
@@ -164,15 +167,38 @@ def solve_rounds(system, y: np.ndarray, settings, fallback: bool = True) -> tupl
     return system, y, res, gap, its
 
 
-def transfer(solution, edges: list) -> tuple:
+def boundary_warp(v: np.ndarray, low: float, high: float, scale: float,
+                  layer: float) -> np.ndarray:
+    """Values v of [low, high] moved towards the nearer end as b̃'s boundary layers move when β
+    grows by 1/``scale``: a distance d < ``layer`` from the end becomes
+    d (scale + (1 − scale) d/layer) (d·scale near the end, continuous and increasing, d at the
+    layer's edge); values further from both ends stay."""
+    layer = min(layer, 0.5 * (high - low))
+    out = np.asarray(v, float).copy()
+    for end, sign in ((low, 1.0), (high, -1.0)):
+        d = sign * (out - end)
+        inside = (d >= 0.0) & (d < layer)
+        out[inside] = end + sign * d[inside] * (scale + (1.0 - scale) * d[inside] / layer)
+    return out
+
+
+def transfer(solution, edges: list, beta: float | None = None) -> tuple:
     """(splits, unknowns) on ``edges`` (halved cells, or another β's grid) from the curves of
     ``solution`` (a :class:`.smoothed_function.Solution`): the bids interpolated at the new
     midpoints; each jump (a step of the curve at ν) a split cell where ν falls, its own bid the
     lower side, its second bid the higher one on the share above ν. A split whose two bids
     (nearly) agree is no jump and is not carried: its indifference equation would leave the
-    share undetermined."""
+    share undetermined. With ``beta`` (a higher temperature than the solution's), the curves'
+    values within :data:`LAYER`/β of an end are first moved by :func:`boundary_warp` (b̃'s
+    features there, its jumps near the top and its zero bids at the bottom, sit at distances
+    of order 1/β from the end): the start of the β ladder's next step."""
     parts, splits, highs, shares = [], [], [], []
     for c, (v, b, e) in enumerate(zip(solution.values, solution.bids, edges, strict=True)):
+        if beta is not None:
+            prior = solution.game.priors[c]
+            low, high = float(prior.low), float(prior.high)
+            v = boundary_warp(v, low, high, solution.beta / beta,
+                              LAYER * (high - low) / solution.beta)
         part = np.interp(midpoints(e), v, b)
         for k in np.flatnonzero((np.diff(v) < 1e-12) & (np.diff(b) > MIN_JUMP)):
             cell = int(np.clip(np.searchsorted(e, v[k], side="right") - 1, 0, len(e) - 2))

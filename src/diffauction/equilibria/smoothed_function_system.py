@@ -6,6 +6,8 @@ fails); the best-response rounds around it are :mod:`.smoothed_function_rounds`.
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import splu
 from scipy.special import expit
 
 from diffauction.equilibria.smoothed_function_terms import (
@@ -14,6 +16,7 @@ from diffauction.equilibria.smoothed_function_terms import (
     kernels,
     midpoints,
     utility,
+    windowed_sums,
 )
 
 # ---------------------------------------------------------------------------
@@ -28,37 +31,61 @@ CONTINUATION_ITERATIONS = 40
 CONTINUATION_DT = 0.05
 #: Continuation stops after this many steps in a row without a new smallest ‖F‖.
 CONTINUATION_STALL = 8
+#: Newton systems up to this size are solved dense (faster than sparse LU there).
+DENSE_SIZE = 2000
 
 
-def _solve_linear(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+def _solve_linear(matrix, rhs: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Solve the sparse Newton system with the unknowns in ``order`` (by bid: the Jacobian of
+    unknowns that bid near each other is a band, which sparse LU in that order fills little;
+    dense up to :data:`DENSE_SIZE` unknowns, where LAPACK is faster); least squares where it is
+    singular."""
+    if len(rhs) <= DENSE_SIZE:
+        dense = matrix.toarray()
+        try:
+            return np.linalg.solve(dense, rhs)
+        except np.linalg.LinAlgError:
+            return np.linalg.lstsq(dense, rhs, rcond=None)[0]
+    permuted = sparse.csc_matrix(matrix[order][:, order])
+    out = np.empty_like(rhs)
     try:
-        return np.linalg.solve(matrix, rhs)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(matrix, rhs, rcond=None)[0]
+        out[order] = splu(permuted, permc_spec="NATURAL").solve(rhs[order])
+    except RuntimeError:  # exactly singular
+        out[order] = np.linalg.lstsq(permuted.toarray(), rhs[order], rcond=None)[0]
+    return out
 
 
 def _atom_terms(mechanism: str, v, x, m, w, beta: float, derivatives: bool = True) -> dict:
     """At bids x of values v against atoms (bids m_j, probabilities w_j): u, r = ∂u/∂x, ∂r/∂x,
-    and (with ``derivatives``) the derivatives of u and r in every m_j and w_j
-    ([len(x), len(m)])."""
-    s = expit(beta * (x[:, None] - m[None, :]))
+    and (with ``derivatives``) the derivatives of u and r in the atoms within the window
+    (``du_dm``, ``dr_dm`` on [len(x), width], the atoms' positions in m ``atoms``; the others
+    move neither). Atoms below the window count as won, those above as lost
+    (:data:`.smoothed_function_terms.WINDOW`)."""
+    p, s, weights, order, cols, valid = windowed_sums(x, m, w, beta)
     k1 = beta * s * (1.0 - s)
-    p, p1 = s @ w, k1 @ w
+    p1 = np.sum(k1 * weights, axis=1)
     if not derivatives:  # the residual alone (line searches): r does not need P''
         r = condition(mechanism, v, x, p, p1, np.zeros_like(p))[0]
         return {"u": utility(mechanism, v, x, p), "r": r, "p": p}
     k2 = beta * (1.0 - 2.0 * s) * k1
-    p2 = k2 @ w
+    p2 = np.sum(k2 * weights, axis=1)
     r, dr_dx = condition(mechanism, v, x, p, p1, p2)
-    # ∂P/∂m_j = −K1_j w_j, ∂P'/∂m_j = −K2_j w_j, ∂P/∂w_j = σ_j, ∂P'/∂w_j = K1_j
+    # ∂P/∂m_j = −K1_j w_j, ∂P'/∂m_j = −K2_j w_j
     scale = (v if mechanism == "all_pay" else v - x)[:, None]
-    du_dm, du_dw = -scale * k1 * w, scale * s
-    if mechanism == "all_pay":
-        dr_dm, dr_dw = -scale * k2 * w, scale * k1
-    else:
-        dr_dm, dr_dw = -scale * k2 * w + k1 * w, scale * k1 - s
+    du_dm = -scale * k1 * weights
+    dr_dm = -scale * k2 * weights + (0.0 if mechanism == "all_pay" else k1 * weights)
     return {"u": utility(mechanism, v, x, p), "r": r, "p": p, "p1": p1, "dr_dx": dr_dx,
-            "du_dm": du_dm, "du_dw": du_dw, "dr_dm": dr_dm, "dr_dw": dr_dw}
+            "du_dm": du_dm, "dr_dm": dr_dm, "atoms": np.broadcast_to(order[cols], s.shape),
+            "valid": np.broadcast_to(valid, s.shape)}
+
+
+def _weight_terms(mechanism: str, v, x, m_q: np.ndarray, beta: float) -> tuple:
+    """(∂u/∂w_q, ∂r/∂w_q) at bids x of values v for the atoms at bids ``m_q``
+    ([len(x), len(m_q)]): ∂P/∂w_q = σ_q, ∂P'/∂w_q = K1_q."""
+    s = expit(beta * (x[:, None] - m_q[None, :]))
+    k1 = beta * s * (1.0 - s)
+    scale = (v if mechanism == "all_pay" else v - x)[:, None]
+    return scale * s, scale * k1 - (0.0 if mechanism == "all_pay" else s)
 
 
 class System:
@@ -126,13 +153,13 @@ class System:
         return points, np.array([0.5 * d_nu, 0.5 * d_nu, d_nu])
 
     def evaluate(self, y: np.ndarray, jacobian: bool = True):
-        """(F, r at the cells, Jacobian of F when asked): F = min(b, −r) at the cells (a split
-        cell's b_j and h each at its part's midpoint, :meth:`split_points`), then r(v_h, h) and
-        ũ(ν, h) − ũ(ν, b_j) for every split."""
+        """(F, r at the cells, Jacobian of F when asked, a sparse matrix): F = min(b, −r) at the
+        cells (a split cell's b_j and h each at its part's midpoint, :meth:`split_points`), then
+        r(v_h, h) and ũ(ν, h) − ũ(ν, b_j) for every split."""
         mech, count, size = self.game.mechanism, len(self.splits), len(y)
         parts = self.split(y)
         f = np.empty(size)
-        jac = np.zeros((size, size)) if jacobian else None
+        entries = []
         for c in range(self.game.classes):
             m, w, index = self.atoms(y, c)
             own, cells = self.own(c)
@@ -150,50 +177,78 @@ class System:
             f[split_rows] = terms["r"][n_c:n_c + k]
             f[theta_rows] = terms["u"][at_nu_h] - terms["u"][at_nu_b]
             if jacobian:
-                self._fill_jacobian(jac, c, terms, (rows, split_rows, theta_rows, cells),
-                                    (index, d_points, at_nu_b, at_nu_h))
+                entries += self._jacobian_entries(c, terms, (rows, split_rows, theta_rows, cells),
+                                                  (index, d_points, at_nu_b, at_nu_h),
+                                                  (v, x, m))
         b = y[:self.n]
         phi = f.copy()
         phi[:self.n] = np.minimum(b, -f[:self.n])
-        if jacobian:
-            active = np.nonzero(b <= -f[:self.n])[0]
-            jac[:self.n] *= -1.0
-            jac[active] = 0.0
-            jac[active, active] = 1.0
+        if not jacobian:
+            return phi, f[:self.n], None
+        # F = min(b, −r): −∂r on the cells' rows, and a unit row where b is the smaller
+        i, j, value = (np.concatenate(e) for e in zip(*entries, strict=True))
+        active = np.zeros(size, bool)
+        active[:self.n] = b <= -f[:self.n]
+        value = np.where(i < self.n, -value, value)
+        keep = ~active[i]
+        diagonal = np.flatnonzero(active)
+        jac = sparse.csr_matrix((np.concatenate([value[keep], np.ones(len(diagonal))]),
+                                 (np.concatenate([i[keep], diagonal]),
+                                  np.concatenate([j[keep], diagonal]))), shape=(size, size))
         return phi, f[:self.n], jac
 
-    def _fill_jacobian(self, jac: np.ndarray, c: int, terms: dict, rows: tuple,
-                       layout: tuple) -> None:
-        """Class c's rows of the Jacobian of :meth:`evaluate` (before the complementarity
-        signs): r in the atoms and the own bid; the indifference in the atoms, in h and b_j
-        (∂ũ/∂x = r at ν) and in θ through ν (∂ũ/∂v = P); r at a split's part in θ through the
-        part's midpoint (∂r/∂v = P'); θ of the opponent's splits through the atoms' weights."""
+    def _jacobian_entries(self, c: int, terms: dict, rows: tuple, layout: tuple,
+                          points: tuple) -> list:
+        """Class c's entries (rows, columns, values) of the Jacobian of :meth:`evaluate` (before
+        the complementarity signs; repeated entries add up): r in the atoms and the own bid;
+        the indifference in the atoms, in h and b_j (∂ũ/∂x = r at ν) and in θ through ν
+        (∂ũ/∂v = P); r at a split's part in θ through the part's midpoint (∂r/∂v = P'); θ of
+        the opponent's splits through the atoms' weights."""
         rows, split_rows, theta_rows, cells = rows
         index, d_points, at_nu_b, at_nu_h = layout
+        v, x, m = points
         count, n_c = len(self.splits), len(rows)
         k = len(split_rows)
         r_rows = np.concatenate([rows, split_rows])
-        jac[r_rows[:, None], index[None, :]] += terms["dr_dm"][:n_c + k]
-        jac[r_rows, r_rows] += terms["dr_dx"][:n_c + k]
-        jac[theta_rows[:, None], index[None, :]] += (terms["du_dm"][at_nu_h]
-                                                     - terms["du_dm"][at_nu_b])
-        jac[theta_rows, split_rows] += terms["r"][at_nu_h]
-        jac[theta_rows, rows[cells]] -= terms["r"][at_nu_b]
-        jac[rows[cells], theta_rows] += terms["p1"][cells] * d_points[0]
-        jac[split_rows, theta_rows] += terms["p1"][n_c:n_c + k] * d_points[1]
-        jac[theta_rows, theta_rows] += (terms["p"][at_nu_h] - terms["p"][at_nu_b]) * d_points[2]
+        atoms, valid = index[terms["atoms"]], terms["valid"]
+
+        def block(row_ids, values, part):
+            local = valid[part]
+            return (np.broadcast_to(row_ids[:, None], local.shape)[local], atoms[part][local],
+                    values[local])
+
+        everything = slice(0, n_c + k)
+        out = [block(r_rows, terms["dr_dm"][everything], everything),
+               # the indifference: u at ν with h minus u at ν with b_j, each in its own window
+               block(theta_rows, terms["du_dm"][at_nu_h], at_nu_h),
+               block(theta_rows, -terms["du_dm"][at_nu_b], at_nu_b)]
+        out += [(r_rows, r_rows, terms["dr_dx"][:n_c + k]),
+                (theta_rows, split_rows, terms["r"][at_nu_h]),
+                (theta_rows, rows[cells], -terms["r"][at_nu_b]),
+                (rows[cells], theta_rows, terms["p1"][cells] * d_points[0]),
+                (split_rows, theta_rows, terms["p1"][n_c:n_c + k] * d_points[1]),
+                (theta_rows, theta_rows,
+                 (terms["p"][at_nu_h] - terms["p"][at_nu_b]) * d_points[2])]
         # θ of the opponent's splits moves probability from the cell's atom to its h atom
-        dw = np.vstack([terms["dr_dw"][:n_c + k],
-                        terms["du_dw"][at_nu_h] - terms["du_dw"][at_nu_b]])
-        dw_rows = np.concatenate([r_rows, theta_rows])
+        # (the h atoms follow the opponent's cells in the order of its splits, :meth:`atoms`)
         o = self.game.opponent(c)
-        position = int(self.offsets[o + 1] - self.offsets[o])
-        for t, (cls, cell) in enumerate(self.splits):
-            if cls != o:
-                continue
-            mass = self.masses[c][cell]
-            jac[dw_rows, self.n + count + t] += mass * (dw[:, position] - dw[:, cell])
-            position += 1
+        t_ids, from_cell = self.own(o)
+        if len(t_ids):
+            to_atom = int(self.offsets[o + 1] - self.offsets[o]) + np.arange(len(t_ids))
+            du_dw, dr_dw = _weight_terms(self.game.mechanism, v, x,
+                                         np.concatenate([m[to_atom], m[from_cell]]), self.beta)
+            dw = np.vstack([dr_dw[:n_c + k], du_dw[at_nu_h] - du_dw[at_nu_b]])
+            dw_rows = np.concatenate([r_rows, theta_rows])
+            values = self.masses[c][from_cell] * (dw[:, :len(t_ids)] - dw[:, len(t_ids):])
+            out.append((np.repeat(dw_rows, len(t_ids)),
+                        np.tile(self.n + count + t_ids, len(dw_rows)), values.ravel()))
+        return out
+
+    def order(self, y: np.ndarray) -> np.ndarray:
+        """The unknowns by bid (cells and second bids of both classes), then the shares θ: the
+        order in which the Jacobian is a band (:func:`_solve_linear`)."""
+        bids = self.n + len(self.splits)
+        return np.concatenate([np.argsort(y[:bids], kind="stable"), np.arange(bids, len(y))])
 
     def project(self, y: np.ndarray) -> np.ndarray:
         y = y.copy()
@@ -228,7 +283,7 @@ class System:
         for it in range(1, max_iterations + 1):
             if np.abs(phi).max() <= tol:
                 return y, float(np.abs(phi).max()), it - 1
-            step = _solve_linear(jac, -phi)
+            step = _solve_linear(jac, -phi, self.order(y))
             alpha = 1.0
             while alpha >= MIN_STEP:
                 trial = self.project(y + alpha * step)
@@ -264,7 +319,8 @@ class System:
         for it in range(1, iterations + 1):
             if best[1] <= tol:
                 return best[0], best[1], it - 1
-            y = self.project(y + _solve_linear(jac + np.diag(sign / dt), -phi))
+            y = self.project(y + _solve_linear(jac + sparse.diags(sign / dt), -phi,
+                                               self.order(y)))
             phi, _, jac = self.evaluate(y)
             new = float(np.linalg.norm(phi))
             dt = min(dt * min(max(norm / max(new, 1e-300), 0.5), 2.0), 1e12)
@@ -318,7 +374,7 @@ class System:
             bids_b, bids_h = part[cells], y[self.n + own]
             m, w, _ = self.atoms(y, c)
             points, bids = np.concatenate([v_b, v_h]), np.concatenate([bids_b, bids_h])
-            p, p1, p2, _, _ = kernels(bids, m, w, self.beta)
+            p, p1, p2 = kernels(bids, m, w, self.beta)
             dr_dx = condition(self.game.mechanism, points, bids, p, p1, p2)[1]
             slope = np.where(bids > 0.0, -p1 / np.where(dr_dx < 0, dr_dx, -np.inf), 0.0)
             k = len(cells)

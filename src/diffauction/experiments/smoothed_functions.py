@@ -22,7 +22,7 @@ from diffauction.game.priors import make_prior
 
 TABLE_COLUMNS = ["setting", "mechanism", "n_agents", "units", "priors", "beta", "agent",
                  "converged", "status", "start", "residual", "gap", "grid_change", "splits",
-                 "l2_bne"]
+                 "cells", "l2_bne"]
 CURVE_POINTS = 257
 SOLVER_KEYS = ("cell", "nodes", "residual_tol", "gap_tol", "grid_tol", "max_cells",
                "max_halvings")
@@ -94,6 +94,7 @@ def function_tables(section: dict, experiments: dict, mechanisms: dict
                              "start": solution.start,
                              "residual": solution.residual, "gap": solution.gap,
                              "grid_change": solution.grid_change, "splits": solution.splits,
+                             "cells": solution.cells[c] if solution.cells else math.nan,
                              "l2_bne": l2_to_bne(solution, c) if solution.converged
                              else math.nan})
                 if solution.converged:

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from diffauction.equilibria.smoothed_function_terms import WINDOW
 from diffauction.report.latex import (
     MISSING,
     camel,
@@ -273,8 +274,8 @@ FUNCTION_SETTINGS = {"first_price_n2": ("FirstPriceTwo", "first price, U[0,1], $
 
 
 #: the per-setting macro families of :func:`function_macros` (``SMFn{family}{setting key}``)
-FUNCTION_FAMILIES = ["Converged", "Failed", "Ladder", "BetaTop", "BetaFirst", "BetaLast",
-                     "LTwoFirst", "LTwoLast", "Rate", "RateBetaMax"]
+FUNCTION_FAMILIES = ["Converged", "Failed", "Ladder", "BetaTop", "CellsTop", "BetaFirst",
+                     "BetaLast", "LTwoFirst", "LTwoLast", "Rate", "RateBetaMax"]
 
 
 def _setting_key(setting: str, agent: int, classes: int) -> str:
@@ -293,7 +294,8 @@ def function_macros(functions: pd.DataFrame, rates: pd.DataFrame, solver: dict) 
              macro("SMFnGapTol", sci(solver["gap_tol"]).strip("$")),
              macro("SMFnGridTol", sci(solver["grid_tol"]).strip("$")),
              macro("SMFnMaxCells", int(solver["max_cells"])),
-             macro("SMFnRateBetaMin", f"{solver['rate_beta_min']:g}")]
+             macro("SMFnRateBetaMin", f"{solver['rate_beta_min']:g}"),
+             macro("SMFnWindow", f"{WINDOW:g}")]
     solved = functions.drop_duplicates(["setting", "beta"])
     lines += [macro("SMFnSolved", int(solved["converged"].sum())),
               macro("SMFnAttempted", int((~solved["status"].str.startswith("not attempted"))
@@ -315,6 +317,10 @@ def function_macros(functions: pd.DataFrame, rates: pd.DataFrame, solver: dict) 
                                                  & group["start"].str.startswith("ladder"),
                                                  "beta"]),
             f"SMFnBetaTop{key}": f"{group['beta'].max():g}"})
+        top = functions[(functions["setting"] == setting)
+                        & (functions["beta"] == group["beta"].max()) & functions["converged"]]
+        if len(top):  # the cells per class of the solution at the highest β
+            per_setting[f"SMFnCellsTop{key}"] = str(int(top["cells"].max()))
         done = functions[(functions["setting"] == setting) & functions["converged"]]
         if len(done):  # the first and last converged temperature (mean over classes)
             l2 = done.groupby("beta")["l2_bne"].mean()
