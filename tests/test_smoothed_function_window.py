@@ -32,6 +32,7 @@ from diffauction.equilibria.smoothed_function_terms import (
     win_probability,
     window,
 )
+from diffauction.figures.smoothing import spaced_labels
 from diffauction.game.priors import UniformPrior
 
 PLUM = FunctionGame("first_price", 2, (UniformPrior(0.0, 0.5), UniformPrior(0.0, 1.0)))
@@ -137,3 +138,11 @@ def test_the_ladders_start_carries_the_jumps_with_their_layer():
                          sorted(c for c, _ in system.splits))
     assert results[440.0] == (True, [0, 1])
     assert results[None] != (True, [0, 1])
+
+
+def test_spaced_labels_keep_log_ticks_apart():
+    """The β axis of the bid-function figure labels 25, 100, 400 and 2000 of the seven
+    temperatures (each at least 3 times the last labelled), the others blank."""
+    assert spaced_labels([25, 50, 100, 200, 400, 1000, 2000]) == [
+        "25", "", "100", "", "400", "", "2000"]
+    assert spaced_labels([10.0]) == ["10"]

@@ -60,8 +60,8 @@ rule smoothed_functions:
         solver=SMOOTHING["function_solver"],
         experiments=decomposed_settings,
         mechanisms=MECHANISM_SETTINGS,
-    # about 3 minutes of CPU (the β ladders among them): the longest job, so it starts with the
-    # training jobs rather than after them
+    # about 7 minutes of CPU (the β ladders, Plum's β = 2000 most): the longest job, so it starts
+    # with the training jobs rather than after them
     priority: 10
     log:
         "logs/theory/smoothed_functions.log",

@@ -72,6 +72,17 @@ def _title(setting: str) -> str:
     return SETTING_TITLES.get(setting, setting.replace("_", " "))
 
 
+def spaced_labels(ticks, ratio: float = 3.0) -> list[str]:
+    """Labels of log-scale ticks, each at least ``ratio`` times the last labelled one (the others
+    blank), so that they do not overlap."""
+    labels, last = [], None
+    for tick in sorted(ticks):
+        keep = last is None or tick >= ratio * last
+        labels.append(f"{tick:g}" if keep else "")
+        last = tick if keep else last
+    return labels
+
+
 def smoothed_functions(table: pd.DataFrame, curves: pd.DataFrame, rates: pd.DataFrame,
                        *paths) -> None:
     """b̃_β → b*: one panel per setting with a converged solution, b̃_β(v) − b*(v) for each
@@ -114,7 +125,7 @@ def smoothed_functions(table: pd.DataFrame, curves: pd.DataFrame, rates: pd.Data
                     color=palette[setting])
     ax.set(xscale="log", yscale="log", xlabel=r"$\beta$",
            ylabel=r"$\|\tilde b_\beta - b^*\|$", title="distance to the BNE")
-    ax.set_xticks(betas, [f"{b:g}" for b in betas], minor=False)
+    ax.set_xticks(betas, spaced_labels(betas), minor=False)
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=6.5,
