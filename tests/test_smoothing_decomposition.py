@@ -133,6 +133,7 @@ def test_report_macros_are_unique_and_tables_render():
     assert r"\newcommand{\SMFnCellsTopPlum}{96}" in out["macros"]
     assert r"\newcommand{\SMFnCellsTopFirstPriceTwo}{--}" in out["macros"]
     assert r"\newcommand{\SMFnWindow}{40}" in out["macros"]
+    assert r"\newcommand{\SMDecompositionSettings}{1}" in out["macros"]
     assert r"\newcommand{\SMNonlinearSmoothingNlAllpayTwo}{--}" in out["macros"]
     assert r"\newcommand{\SMMechNoiseAllPay}{--}" in out["macros"]
     assert r"\label{tab:smfixed}" in out["fixed"]

@@ -194,7 +194,8 @@ def decomposition_macros(d: pd.DataFrame) -> list[str]:
     lines = [macro("SMSweepNoiseShareMax", _num(100 * share.max(), 2)),
              macro("SMSweepNoiseMax", _small(sweep["l2_to_smoothed_max"].max()).strip("$")),
              macro("SMNoTheory", int(d["l2_smoothing"].isna().sum())),
-             macro("SMDecomposed", int(d["l2_smoothing"].notna().sum()))]
+             macro("SMDecomposed", int(d["l2_smoothing"].notna().sum())),
+             macro("SMDecompositionSettings", len(d))]
     annealed = known[known["experiment"].str.startswith("annealing")]
     for _, row in annealed.iterrows():
         key = f"{number_name(row['n_agents'])}{camel(row['sampler'])}"
