@@ -3,6 +3,8 @@
 # report's macros and figure.
 SMOOTHING = config["smoothing_theory"]
 
+from diffauction.experiments.smoothed_functions import function_cases, function_groups  # noqa: E402
+
 
 rule smoothing_fixed_points:
     input:
@@ -44,9 +46,42 @@ def decomposed_settings(wildcards):
     return {name: resolve_experiment(config, name) for name in DECOMPOSED}
 
 
+# one job per game of the bid-function cases (its settings share the solutions): Plum's ladder to
+# its networks' β runs beside the other games
+FUNCTION_GROUPS = function_groups(SMOOTHING["function_solver"], decomposed_settings(None),
+                                  MECHANISM_SETTINGS)
+
+
+rule smoothed_function_group:
+    input:
+        code=code("smoothed_function_group.py"),
+    output:
+        table="results/theory/smoothed_functions/{group}/table.csv",
+        curves="results/theory/smoothed_functions/{group}/curves.csv",
+    params:
+        solver=SMOOTHING["function_solver"],
+        experiments=decomposed_settings,
+        mechanisms=MECHANISM_SETTINGS,
+    wildcard_constraints:
+        group="|".join(FUNCTION_GROUPS),
+    # the longest jobs (Plum's ladder to β = 2000 about 4 minutes of CPU, all-pay with N = 3
+    # about 1): they start with the training jobs rather than after them
+    priority: 10
+    log:
+        "logs/theory/smoothed_functions/{group}.log",
+    benchmark:
+        "results/benchmarks/theory/smoothed_functions/{group}.tsv"
+    script:
+        "../scripts/smoothed_function_group.py"
+
+
 rule smoothed_functions:
     input:
         code=code("smoothed_functions.py"),
+        tables=expand("results/theory/smoothed_functions/{group}/table.csv",
+                      group=FUNCTION_GROUPS),
+        curves=expand("results/theory/smoothed_functions/{group}/curves.csv",
+                      group=FUNCTION_GROUPS),
     output:
         table=report(
             "results/theory/smoothed_functions.csv",
@@ -58,11 +93,8 @@ rule smoothed_functions:
         curves="results/theory/smoothed_function_curves.csv",
     params:
         solver=SMOOTHING["function_solver"],
-        experiments=decomposed_settings,
-        mechanisms=MECHANISM_SETTINGS,
-    # about 7 minutes of CPU (the β ladders, Plum's β = 2000 most): the longest job, so it starts
-    # with the training jobs rather than after them
-    priority: 10
+        settings=[case["setting"] for case in function_cases(
+            SMOOTHING["function_solver"], decomposed_settings(None), MECHANISM_SETTINGS)],
     log:
         "logs/theory/smoothed_functions.log",
     benchmark:

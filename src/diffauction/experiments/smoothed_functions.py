@@ -24,6 +24,7 @@ TABLE_COLUMNS = ["setting", "mechanism", "n_agents", "units", "priors", "beta", 
                  "converged", "status", "start", "residual", "gap", "grid_change", "splits",
                  "cells", "l2_bne"]
 CURVE_POINTS = 257
+CURVE_COLUMNS = ["setting", "beta", "agent", "value", "bid", "bne"]
 SOLVER_KEYS = ("cell", "nodes", "residual_tol", "gap_tol", "grid_tol", "max_cells",
                "max_halvings")
 
@@ -70,15 +71,34 @@ def _game(case: dict) -> FunctionGame:
                         tuple(make_prior(p) for p in case["priors"]), int(case["units"]))
 
 
-def function_tables(section: dict, experiments: dict, mechanisms: dict
+def function_groups(section: dict, experiments: dict, mechanisms: dict) -> dict[str, list]:
+    """The cases of :func:`function_cases` grouped by game (cases of one game share its
+    solutions, so each game is solved in one job): {the first case's setting: its cases}, in
+    the order of the cases."""
+    groups, names = {}, {}
+    for case in function_cases(section, experiments, mechanisms):
+        name = names.setdefault(_game(case), case["setting"])
+        groups.setdefault(name, []).append(case)
+    return groups
+
+
+def function_tables(section: dict, experiments: dict, mechanisms: dict, group: str | None = None
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(``results/theory/smoothed_functions.csv``: one row per setting, β and bidder class with
     the solver's record and ‖b̃_β − b*‖ (columns :data:`TABLE_COLUMNS`);
     ``results/theory/smoothed_function_curves.csv``: b̃_β and b* on :data:`CURVE_POINTS` values
-    of each class's support, for the converged solutions)."""
+    of each class's support, for the converged solutions); with ``group`` (a name of
+    :func:`function_groups`), the rows of that group's cases only."""
     settings = solver_settings(section)
+    cases = function_cases(section, experiments, mechanisms)
+    if group is not None:
+        groups = function_groups(section, experiments, mechanisms)
+        if group not in groups:
+            raise ValueError(f"group: {group!r} is no game of the bid-function cases; "
+                             f"allowed: {list(groups)}")
+        cases = groups[group]
     rows, curves, solved = [], [], {}
-    for case in function_cases(section, experiments, mechanisms):
+    for case in cases:
         game, below = _game(case), None
         for beta in sorted(case["betas"]):
             if (game, beta) not in solved:  # the same game may come from two sections
@@ -102,10 +122,30 @@ def function_tables(section: dict, experiments: dict, mechanisms: dict
                     curves.append(pd.DataFrame({
                         "setting": case["setting"], "beta": beta, "agent": c, "value": v,
                         "bid": solution.bid(c, v), "bne": game.bne(c, v)}))
-    curve_columns = ["setting", "beta", "agent", "value", "bid", "bne"]
     return (pd.DataFrame(rows, columns=TABLE_COLUMNS),
             pd.concat(curves, ignore_index=True) if curves
-            else pd.DataFrame(columns=curve_columns))
+            else pd.DataFrame(columns=CURVE_COLUMNS))
+
+
+def merge_function_tables(tables: list[pd.DataFrame], curves: list[pd.DataFrame],
+                          settings: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The groups' tables and curves (:func:`function_tables` with ``group``) as one table and
+    one set of curves, the settings in the order of ``settings`` (each group keeps its rows'
+    order): what :func:`function_tables` gives for all groups at once."""
+    rank = {name: i for i, name in enumerate(settings)}
+
+    def merged(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=columns)
+        out = pd.concat(frames, ignore_index=True)
+        order = out["setting"].map(rank)
+        if order.isna().any():
+            raise ValueError(f"settings {sorted(set(out['setting'][order.isna()]))} are no "
+                             f"bid-function cases; allowed: {settings}")
+        return out.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+
+    return merged(tables, TABLE_COLUMNS), merged(curves, CURVE_COLUMNS)
 
 
 def rate_table(table: pd.DataFrame, beta_min: float = 50.0) -> pd.DataFrame:
