@@ -64,9 +64,9 @@ rule smoothed_function_group:
         mechanisms=MECHANISM_SETTINGS,
     wildcard_constraints:
         group="|".join(FUNCTION_GROUPS),
-    # the longest jobs (Plum's ladder to β = 2000 about 4 minutes of CPU, all-pay with N = 3
-    # about 1): they start with the training jobs rather than after them
-    priority: 10
+    # the longest jobs (Plum's ladder to β = 2000 about 5 minutes, all-pay with N = 3 about 2):
+    # they start before the training jobs (priority 10), so Plum's is not left to run alone last
+    priority: 20
     log:
         "logs/theory/smoothed_functions/{group}.log",
     benchmark:
