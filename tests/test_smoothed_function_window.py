@@ -26,12 +26,11 @@ from diffauction.equilibria.smoothed_function_system import (
     _solve_linear,
 )
 from diffauction.equilibria.smoothed_function_terms import (
-    WINDOW,
     kernels,
     midpoints,
     win_probability,
-    window,
 )
+from diffauction.equilibria.smoothed_window import WINDOW, window
 from diffauction.figures.smoothing import spaced_labels
 from diffauction.game.priors import UniformPrior
 

@@ -16,8 +16,8 @@ from diffauction.equilibria.smoothed_function_terms import (
     kernels,
     midpoints,
     utility,
-    windowed_sums,
 )
+from diffauction.equilibria.smoothed_window import windowed_sums
 
 # ---------------------------------------------------------------------------
 # Newton's method
@@ -60,7 +60,7 @@ def _atom_terms(mechanism: str, v, x, m, w, beta: float, derivatives: bool = Tru
     and (with ``derivatives``) the derivatives of u and r in the atoms within the window
     (``du_dm``, ``dr_dm`` on [len(x), width], the atoms' positions in m ``atoms``; the others
     move neither). Atoms below the window count as won, those above as lost
-    (:data:`.smoothed_function_terms.WINDOW`)."""
+    (:data:`.smoothed_window.WINDOW`)."""
     p, s, weights, order, cols, valid = windowed_sums(x, m, w, beta)
     k1 = beta * s * (1.0 - s)
     p1 = np.sum(k1 * weights, axis=1)

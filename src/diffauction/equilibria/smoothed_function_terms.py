@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.special import expit
 
 from diffauction.equilibria.smoothed import _gauss_legendre_01
+from diffauction.equilibria.smoothed_window import windowed_sums
 
 
 def midpoints(edges: np.ndarray) -> np.ndarray:
@@ -26,49 +26,9 @@ def cell_masses(game, c: int, edges: np.ndarray, nodes: int) -> np.ndarray:
     return (length[:, None] * w * game.deciding_density(c, z.ravel()).reshape(z.shape)).sum(1)
 
 
-#: Atoms further than this many 1/β from a bid count as won (below it) or lost (above it):
-#: σ(−40) = 4e-18 is below half an ulp of 1 and 2e-17 of σ's slope at 0, so the window keeps the
-#: sums to rounding, costs the bids near each bid only, and makes the solver's Jacobian a band
-#: in the bids' order.
-WINDOW = 40.0
-#: A window wider than this share of the atoms is all of them (no gathering).
-FULL_SHARE = 0.5
-
-
-def window(x: np.ndarray, m: np.ndarray, beta: float) -> tuple:
-    """The atoms within :data:`WINDOW`/β of each bid of the 1-d array x: (order of the atoms m by
-    bid, index of each window's first atom in that order, [len(x), width] indices into the
-    sorted atoms, mask of those in the window). Where the widest window holds more than
-    :data:`FULL_SHARE` of the atoms (a coarse grid), every bid's window is all of them
-    (indices [1, len(m)], broadcast)."""
-    order = np.argsort(m, kind="stable")
-    sorted_m = m[order]
-    low = np.searchsorted(sorted_m, x - WINDOW / beta, side="left")
-    high = np.searchsorted(sorted_m, x + WINDOW / beta, side="right")
-    width = int((high - low).max(initial=0))
-    if width > FULL_SHARE * len(m):
-        full = np.arange(len(m))[None, :]
-        return order, np.zeros(len(x), int), full, np.ones(full.shape, bool)
-    cols = low[:, None] + np.arange(width)[None, :]
-    valid = cols < high[:, None]
-    return order, low, np.minimum(cols, max(len(m) - 1, 0)), valid
-
-
-def windowed_sums(x: np.ndarray, m: np.ndarray, weights: np.ndarray, beta: float) -> tuple:
-    """(P, σ, w on the window, order, window, mask): P(x) = Σ_j w_j σ(β(x − m_j)) with the atoms
-    below each bid's window counted as won, σ and the weights on the window ([len(x), width]
-    or [1, width] where the window is all atoms, 0 off the mask), and the window of
-    :func:`window`."""
-    order, low, cols, valid = window(x, m, beta)
-    w = np.where(valid, weights[order][cols], 0.0)
-    below = np.concatenate([[0.0], np.cumsum(weights[order])])[low]
-    s = expit(beta * (x[:, None] - m[order][cols]))
-    return below + np.sum(s * w, axis=1), s, w, order, cols, valid
-
-
 def kernels(x: np.ndarray, m: np.ndarray, weights: np.ndarray, beta: float):
     """(P, P', P'') at bids x against competing bids m_q with weights w_q (the atoms within the
-    window of each bid, :data:`WINDOW`)."""
+    window of each bid, :data:`.smoothed_window.WINDOW`)."""
     p, s, w, _, _, _ = windowed_sums(np.asarray(x, float), m, weights, beta)
     k1 = beta * s * (1.0 - s) * w
     return p, np.sum(k1, axis=1), np.sum(beta * (1.0 - 2.0 * s) * k1, axis=1)
@@ -76,7 +36,7 @@ def kernels(x: np.ndarray, m: np.ndarray, weights: np.ndarray, beta: float):
 
 def win_probability(x, competing_bids, masses, beta: float) -> np.ndarray:
     """P(x) = Σ_j w_j σ(β(x − m_j)) against competing bids m_j of probabilities w_j, x of any
-    shape (the atoms within the window of each bid, :data:`WINDOW`)."""
+    shape (the atoms within the window of each bid, :data:`.smoothed_window.WINDOW`)."""
     x = np.asarray(x, float)
     return windowed_sums(x.ravel(), competing_bids, masses, beta)[0].reshape(x.shape)
 

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from diffauction.equilibria.smoothed_function_terms import WINDOW
+from diffauction.equilibria.smoothed_window import WINDOW
 from diffauction.report.latex import (
     MISSING,
     camel,
