@@ -41,7 +41,8 @@ def windowed_sums(x: np.ndarray, m: np.ndarray, weights: np.ndarray, beta: float
     or [1, width] where the window is all atoms, 0 off the mask), and the window of
     :func:`window`."""
     order, low, cols, valid = window(x, m, beta)
-    w = np.where(valid, weights[order][cols], 0.0)
-    below = np.concatenate([[0.0], np.cumsum(weights[order])])[low]
+    sorted_weights = weights[order]
+    w = np.where(valid, sorted_weights[cols], 0.0)
+    below = np.concatenate([[0.0], np.cumsum(sorted_weights)])[low]
     s = expit(beta * (x[:, None] - m[order][cols]))
     return below + np.sum(s * w, axis=1), s, w, order, cols, valid
